@@ -1,0 +1,57 @@
+"""The flags every command shares, and the one place that turns errors into one-line messages."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from models import TASKS, model_choices
+from models.errors import UserError
+
+
+def base_parser(prog: str, description: str, *, out_default: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default="squeezebert-mnli-headless",
+                   help=f"registered name ({model_choices()}), a local model folder, or a Hugging Face id org/name")
+    p.add_argument("--weights", default="hub",
+                   help="'hub' (Hugging Face hub or its local cache; honours HF_HUB_OFFLINE), a checkpoint folder "
+                        "(e.g. a run_glue.py output), or 'random' (seeded random weights, flagged in the manifest)")
+    p.add_argument("--task", choices=TASKS, default=None,
+                   help="feature-extraction (last_hidden_state, pooler_output) or sequence-classification (logits); "
+                        "default: the model's own")
+    p.add_argument("--seq-len", type=int, default=128, help="sequence length of the export and validation inputs")
+    p.add_argument("--out", type=Path, default=Path(out_default), help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seed for --weights random")
+    p.add_argument("--threads", type=int, default=None, help="threads for validation runtimes (default: runtime's)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
+    return p
+
+
+def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
+    """Parse, configure logging, run `main(args)`; user errors become one line on stderr and exit 2."""
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    for noisy in ("torch", "torchao", "jax", "absl", "tensorflow", "onnx2tf", "executorch"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    try:
+        main(args)
+    except UserError as exc:
+        if args.verbose:
+            raise
+        report = getattr(exc, "report", None)
+        if report:
+            print("\n".join(report), file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; finished artifacts are kept, the one in progress was discarded", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected library failure: one line, the traceback only with -v
+        if args.verbose:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"error: {type(exc).__name__}: {first} (rerun with -v for the traceback)", file=sys.stderr)
+        return 1
+    return 0

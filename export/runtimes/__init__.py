@@ -1,0 +1,84 @@
+"""Desktop runtimes behind one interface: load an artifact, feed named numpy inputs, get named numpy outputs.
+
+Validation, tests and the host benchmark all go through `open_runtime` / `load_artifact`. Each runtime
+module registers itself for the file suffixes it runs; imports of heavy libraries happen on first use.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from models.errors import UserError
+
+# suffix -> module (under export.runtimes) that registers the runtime for it
+_MODULES = {".pt": "torchscript", ".ptl": "torchscript", ".onnx": "onnxruntime", ".tflite": "litert",
+            ".pte": "executorch"}
+_RUNTIMES: dict[str, type] = {}
+
+
+class ArtifactError(UserError):
+    """An artifact that cannot be loaded or run (corrupt, wrong format, missing manifest)."""
+
+
+class Runtime(Protocol):
+    name: str
+    input_names: list[str]
+    output_names: list[str]
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+def register_runtime(*suffixes: str):
+    def wrap(cls):
+        for suffix in suffixes:
+            _RUNTIMES[suffix] = cls
+        return cls
+    return wrap
+
+
+def open_runtime(path: str | Path, *, input_names, output_names, threads: int | None = None) -> Runtime:
+    """Load the model file at `path` in the desktop runtime for its suffix."""
+    path = Path(path)
+    suffix = path.suffix
+    if suffix not in _MODULES:
+        raise ArtifactError(f"{path.name}: unknown model file type {suffix!r}; expected one of {', '.join(_MODULES)}")
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such file; export it first")
+    importlib.import_module(f"{__name__}.{_MODULES[suffix]}")
+    cls = _RUNTIMES[suffix]
+    try:
+        return cls(path, input_names=list(input_names), output_names=list(output_names), threads=threads)
+    except UserError:
+        raise
+    except Exception as exc:  # the library's own message, reduced to one line
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path.name}: cannot be loaded by {cls.name} ({first}); the file is corrupt or "
+                            "not this format: export it again") from exc
+
+
+def read_manifest(artifact_dir: str | Path) -> dict:
+    manifest = Path(artifact_dir) / "manifest.json"
+    if not manifest.is_file():
+        raise ArtifactError(f"{artifact_dir}: no manifest.json; pass an artifact folder written by python -m export")
+    try:
+        return json.loads(manifest.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{manifest}: not valid JSON ({exc}); export the artifact again") from exc
+
+
+def load_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> Runtime:
+    """Open the model file of an artifact folder, with input/output names from its manifest."""
+    manifest = read_manifest(artifact_dir)
+    return open_runtime(
+        Path(artifact_dir) / manifest["file"]["name"],
+        input_names=[i["name"] for i in manifest["inputs"]],
+        output_names=[o["name"] for o in manifest["outputs"]],
+        threads=threads,
+    )
+
+
+__all__ = ["ArtifactError", "Runtime", "load_artifact", "open_runtime", "read_manifest", "register_runtime"]

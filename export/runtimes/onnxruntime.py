@@ -1,0 +1,30 @@
+"""ONNX Runtime on the CPU execution provider."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from . import register_runtime
+
+
+@register_runtime(".onnx")
+class OnnxRuntime:
+    name = "onnxruntime"
+
+    def __init__(self, path, *, input_names, output_names, threads=None):
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self._session.get_inputs()]
+        self.output_names = [o.name for o in self._session.get_outputs()]
+        self._dtypes = {i.name: _NP[i.type] for i in self._session.get_inputs()}
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feed = {n: np.asarray(inputs[n], dtype=self._dtypes[n]) for n in self.input_names}
+        return dict(zip(self.output_names, self._session.run(self.output_names, feed)))
+
+
+_NP = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32}

@@ -1,0 +1,178 @@
+"""Loading a model: registered name, HF id or local folder; weights from the hub/cache, a folder, or random."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._heads import OUTPUT_NAMES, TaskModule
+from ._inputs import INPUT_NAMES, sample_inputs
+from ._registry import REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
+from ._tokenizer import uncased_tokenizer
+from .errors import UserError
+
+RANDOM_WEIGHTS_WARNING = "RANDOM WEIGHTS: not a trained model; outputs are meaningless, only the graph is real"
+
+
+@dataclass
+class LoadedModel:
+    name: str  # short name used in file names
+    spec: ModelSpec | None  # None for an unregistered HF id or folder
+    task: str
+    config: object  # transformers PretrainedConfig
+    hf_model: object  # the transformers model (eval mode)
+    module: TaskModule  # what exporters trace
+    tokenizer: object
+    weights: dict  # manifest record: source, id/path, revision or seed
+    labels: list[str] | None = None  # sequence classification: label names in id order
+    input_names: tuple[str, ...] = INPUT_NAMES
+    output_names: tuple[str, ...] = field(default=())
+
+    @property
+    def family(self) -> str:
+        return self.config.model_type
+
+    @property
+    def atol(self) -> float:
+        return self.spec.atol if self.spec else 1e-4
+
+    @property
+    def max_seq_len(self) -> int:
+        return int(self.config.max_position_embeddings)
+
+    def check_seq_len(self, seq_len: int) -> None:
+        if not 2 <= seq_len <= self.max_seq_len:
+            raise UserError(
+                f"--seq-len {seq_len} is outside 2..{self.max_seq_len} "
+                f"(max_position_embeddings of {self.name}); pick a value in that range"
+            )
+
+    def inputs(self, *, seq_len: int = 128, batch: int = 1, offset: int = 0) -> dict[str, np.ndarray]:
+        self.check_seq_len(seq_len)
+        return sample_inputs(self.tokenizer, seq_len=seq_len, batch=batch, offset=offset)
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    logging.getLogger("torchao").setLevel(logging.ERROR)
+
+
+def _auto_class(task: str):
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    return AutoModel if task == "feature-extraction" else AutoModelForSequenceClassification
+
+
+def _default_task(spec: ModelSpec | None, config) -> str:
+    if spec is not None:
+        return spec.default_task
+    archs = getattr(config, "architectures", None) or []
+    return "sequence-classification" if any("SequenceClassification" in a for a in archs) else "feature-extraction"
+
+
+def _hub_unreachable(model_id: str) -> UserError:
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
+    return UserError(
+        f"cannot load {model_id!r}: {why} and it is not in the local HF cache; "
+        "use --weights random (seeded random weights) or --weights PATH (a local checkpoint folder)"
+    )
+
+
+def _config(model: str, spec: ModelSpec | None, weights: str):
+    """The architecture: bundled for registered names, else from the folder or the hub."""
+    from transformers import AutoConfig
+
+    if weights not in ("hub", "random"):
+        source = weights  # a checkpoint folder carries its own config (e.g. run_glue.py's num_labels)
+    elif spec is not None:
+        return AutoConfig.for_model(**spec.config_dict())
+    else:
+        source = model
+    try:
+        return AutoConfig.from_pretrained(source)
+    except OSError as exc:
+        if Path(source).is_dir():
+            raise UserError(f"{source!r} has no usable config.json ({exc}); point at a saved HF model folder") from exc
+        raise _hub_unreachable(source) from exc
+
+
+def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int = 0) -> LoadedModel:
+    """Load `model` for `task` with `weights` = "hub" (hub or HF cache), a local folder path, or "random"."""
+    import torch
+
+    _quiet_transformers()
+    check_model_name(model)
+    spec = REGISTRY.get(model)
+    if Path(model).is_dir() and weights == "hub":
+        weights = model  # a local model folder is its own weights
+    if weights not in ("hub", "random") and not Path(weights).is_dir():
+        raise UserError(f"--weights {weights!r}: no such folder; pass hub, random, or a checkpoint folder")
+    if spec is not None and spec.hf_id is None and weights == "hub":
+        raise UserError(f"{model} is a test-only model without published weights; use --weights random")
+    if task is not None and task not in TASKS:
+        raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+
+    config = _config(model, spec, weights)
+    task = task or _default_task(spec, config)
+    auto = _auto_class(task)
+    if weights == "random":
+        torch.manual_seed(seed)
+        hf_model = auto.from_config(config)
+        record = {"source": "random", "seed": seed, "warning": RANDOM_WEIGHTS_WARNING}
+        tokenizer = uncased_tokenizer()
+    else:
+        source = spec.hf_id if (weights == "hub" and spec is not None) else (model if weights == "hub" else weights)
+        hf_model = _from_pretrained(auto, source, config, task)
+        record = _weights_record(weights, source, hf_model)
+        tokenizer = _tokenizer(source)
+        record["tokenizer"] = "checkpoint" if tokenizer is not None else "uncased WordPiece (checkpoint has none)"
+        tokenizer = tokenizer or uncased_tokenizer()
+    hf_model.eval()
+    labels = None
+    if task == "sequence-classification":
+        labels = [hf_model.config.id2label[i] for i in range(hf_model.config.num_labels)]
+    name = spec.name if spec else Path(model.rstrip("/")).name
+    return LoadedModel(
+        name=name, spec=spec, task=task, config=hf_model.config, hf_model=hf_model,
+        module=TaskModule(hf_model, task).eval(), tokenizer=tokenizer, weights=record, labels=labels,
+        output_names=OUTPUT_NAMES[task],
+    )
+
+
+def _from_pretrained(auto, source: str, config, task: str):
+    try:
+        hf_model, info = auto.from_pretrained(source, config=config, output_loading_info=True)
+    except OSError as exc:
+        if Path(source).is_dir():
+            raise UserError(f"{source!r} holds no loadable weights ({exc}); save the model with save_pretrained") from exc
+        raise _hub_unreachable(source) from exc
+    missing = [k for k in info.get("missing_keys", []) if "pooler" not in k or task != "feature-extraction"]
+    if missing:
+        what = "classification head" if task == "sequence-classification" else "weights"
+        raise UserError(
+            f"{source!r} has no trained {what} ({len(missing)} tensors missing, e.g. {sorted(missing)[0]}); "
+            "fine-tune it first (e.g. run_glue.py) or pick a task the checkpoint was trained for"
+        )
+    return hf_model
+
+
+def _weights_record(weights: str, source: str, hf_model) -> dict:
+    if weights == "hub":
+        revision = getattr(hf_model.config, "_commit_hash", None)
+        return {"source": "hub", "id": source, "revision": revision or "unknown"}
+    return {"source": "folder", "path": str(Path(source).resolve())}
+
+
+def _tokenizer(source: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError, TypeError):
+        return None
