@@ -1,0 +1,1 @@
+"""pytest fixtures for the adb loopback device (filled in by the harness work)."""

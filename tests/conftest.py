@@ -1,0 +1,26 @@
+"""Shared fixtures. The adb loopback device's fixtures live in tests/adb_loopback/fixtures.py."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.adb_loopback.fixtures"]
+
+# Never touch the network: loading code must work from bundled configs and local folders.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `python -m <args>` from the repo root as a user would; text output captured."""
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
