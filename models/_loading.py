@@ -1,10 +1,13 @@
 """Loading a model: registered name, HF id or local folder; weights from the hub/cache, a folder, or random."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -14,6 +17,7 @@ from ._registry import REGISTRY, TASKS, ModelSpec, check_model_name, model_choic
 from ._tokenizer import uncased_tokenizer
 from .errors import UserError
 
+log = logging.getLogger("models")
 RANDOM_WEIGHTS_WARNING = "RANDOM WEIGHTS: not a trained model; outputs are meaningless, only the graph is real"
 
 
@@ -59,6 +63,7 @@ def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     logging.getLogger("torchao").setLevel(logging.ERROR)
 
 
@@ -75,13 +80,34 @@ def _default_task(spec: ModelSpec | None, config) -> str:
     return "sequence-classification" if any("SequenceClassification" in a for a in archs) else "feature-extraction"
 
 
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+@functools.lru_cache(maxsize=None)
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP probe of the hub endpoint, so an offline machine goes straight to the HF cache
+    instead of huggingface_hub's minute of retries."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _hub_unreachable(model_id: str) -> UserError:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
+    why = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hugging Face hub cannot be reached"
     return UserError(
         f"cannot load {model_id!r}: {why} and it is not in the local HF cache; "
         "use --weights random (seeded random weights) or --weights PATH (a local checkpoint folder)"
     )
+
+
+def _cache_only(source: str) -> bool:
+    """Load from the HF cache only: a local folder, HF_HUB_OFFLINE, or a hub that does not answer."""
+    return Path(source).is_dir() or _hub_offline() or not _hub_reachable()
 
 
 def _config(model: str, spec: ModelSpec | None, weights: str):
@@ -95,7 +121,7 @@ def _config(model: str, spec: ModelSpec | None, weights: str):
     else:
         source = model
     try:
-        return AutoConfig.from_pretrained(source)
+        return AutoConfig.from_pretrained(source, local_files_only=_cache_only(source))
     except OSError as exc:
         if Path(source).is_dir():
             raise UserError(f"{source!r} has no usable config.json ({exc}); point at a saved HF model folder") from exc
@@ -147,16 +173,22 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
 
 def _from_pretrained(auto, source: str, config, task: str):
     try:
-        hf_model, info = auto.from_pretrained(source, config=config, output_loading_info=True)
+        hf_model, info = auto.from_pretrained(source, config=config, output_loading_info=True,
+                                              local_files_only=_cache_only(source))
     except OSError as exc:
         if Path(source).is_dir():
             raise UserError(f"{source!r} holds no loadable weights ({exc}); save the model with save_pretrained") from exc
         raise _hub_unreachable(source) from exc
-    missing = [k for k in info.get("missing_keys", []) if "pooler" not in k or task != "feature-extraction"]
-    if missing:
+    missing = sorted(info.get("missing_keys", []))
+    pooler_only = task == "feature-extraction" and missing and all(".pooler." in k or k.startswith("pooler.")
+                                                                    for k in missing)
+    if pooler_only:  # a headless checkpoint without a pooler: loud, and recorded in the manifest
+        log.warning("WARNING: %s has no pooler weights; pooler_output comes from a randomly initialised layer", source)
+        hf_model.random_init = missing
+    elif missing:
         what = "classification head" if task == "sequence-classification" else "weights"
         raise UserError(
-            f"{source!r} has no trained {what} ({len(missing)} tensors missing, e.g. {sorted(missing)[0]}); "
+            f"{source!r} has no trained {what} ({len(missing)} tensors missing, e.g. {missing[0]}); "
             "fine-tune it first (e.g. run_glue.py) or pick a task the checkpoint was trained for"
         )
     return hf_model
@@ -165,14 +197,18 @@ def _from_pretrained(auto, source: str, config, task: str):
 def _weights_record(weights: str, source: str, hf_model) -> dict:
     if weights == "hub":
         revision = getattr(hf_model.config, "_commit_hash", None)
-        return {"source": "hub", "id": source, "revision": revision or "unknown"}
-    return {"source": "folder", "path": str(Path(source).resolve())}
+        record = {"source": "hub", "id": source, "revision": revision or "unknown"}
+    else:
+        record = {"source": "folder", "path": str(Path(source).resolve())}
+    if getattr(hf_model, "random_init", None):
+        record["randomly_initialised"] = hf_model.random_init
+    return record
 
 
 def _tokenizer(source: str):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(source)
+        return AutoTokenizer.from_pretrained(source, local_files_only=_cache_only(source))
     except (OSError, ValueError, TypeError):
         return None

@@ -1,0 +1,69 @@
+"""The export commands as a user runs them: exit codes, files written, one-line errors without tracebacks."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.test_models import make_fine_tuned_squeezebert
+
+
+@pytest.mark.parametrize("module, files", [
+    ("export.onnx", ["squeezebert-tiny_feature-extraction_fp32.onnx"]),
+    ("export.torchscript", ["squeezebert-tiny_feature-extraction_fp32.pt",
+                            "squeezebert-tiny_feature-extraction_fp32.ptl"]),
+])
+def test_format_command_writes_artifact_and_manifest(cli, tmp_path, module, files):
+    done = cli(module, "--model", "squeezebert-tiny", "--weights", "random", "--seq-len", "32", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files + ["manifest.json"])
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["validation"]["max_abs_diff"]["last_hidden_state"] <= 1e-4
+    assert "Traceback" not in done.stderr
+
+
+def test_export_all_formats_from_a_fine_tuned_folder(cli, tmp_path):
+    folder = make_fine_tuned_squeezebert(tmp_path / "glue")
+    done = cli("export", "--model", str(folder), "--formats", "torchscript,onnx", "--seq-len", "32",
+               "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    for fmt in ("torchscript", "onnx"):
+        manifest = json.loads((tmp_path / "out" / fmt / "manifest.json").read_text())
+        assert manifest["task"] == "sequence-classification" and manifest["labels"][0] == "contradiction"
+        assert manifest["validation"]["max_abs_diff"]["logits"] <= 1e-4
+
+
+def _unwritable(tmp_path):
+    """A folder below a regular file: not creatable, even by root (CI runs as root)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    return str(blocker / "out")
+
+
+BAD_INPUTS = {
+    "unknown model": (["--model", "bert-huge", "--weights", "random"], "unknown model 'bert-huge': choose one of"),
+    "missing folder": (["--model", "squeezebert-tiny", "--weights", "/no/such/ckpt"], "--weights '/no/such/ckpt': no such folder"),
+    "hub unreachable": (["--model", "squeezebert-mnli-headless"], "use --weights random .* or --weights PATH"),
+    "seq len too long": (["--model", "bert-tiny", "--weights", "random", "--seq-len", "1024"],
+                         "--seq-len 1024 is outside 2..512"),
+    "unknown task": (["--model", "bert-tiny", "--weights", "random", "--task", "qa"], "invalid choice: 'qa'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+@pytest.mark.parametrize("module", ["export.onnx", "export.torchscript", "export"])
+def test_bad_input_is_one_line_and_non_zero(cli, tmp_path, module, case):
+    args, message = BAD_INPUTS[case]
+    env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}
+    done = cli(module, *args, "--out", str(tmp_path / "out"), env=env)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, done.stderr
+    assert re.search(message, errors[0]), errors[0]
+
+
+def test_unwritable_out_is_one_line(cli, tmp_path):
+    done = cli("export.onnx", "--model", "bert-tiny", "--weights", "random", "--out", _unwritable(tmp_path))
+    assert done.returncode == 2 and "cannot write there" in done.stderr and "Traceback" not in done.stderr
