@@ -52,7 +52,7 @@ def io_records(loaded, seq_len: int, *, dynamic: bool, input_dtype: str = "int64
 
 def model_record(loaded) -> dict:
     c = loaded.config
-    return {"name": loaded.name, "hf_id": loaded.spec.hf_id if loaded.spec else None, "family": loaded.family,
+    return {"name": loaded.name, "ref": loaded.ref, "hf_id": loaded.spec.hf_id if loaded.spec else None, "family": loaded.family,
             "layers": c.num_hidden_layers, "hidden_size": c.hidden_size,
             "max_position_embeddings": c.max_position_embeddings, "weights": loaded.weights}
 

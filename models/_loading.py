@@ -24,6 +24,7 @@ RANDOM_WEIGHTS_WARNING = "RANDOM WEIGHTS: not a trained model; outputs are meani
 @dataclass
 class LoadedModel:
     name: str  # short name used in file names
+    ref: str  # the model as the user named it: registered name, HF id or folder (reloads it)
     spec: ModelSpec | None  # None for an unregistered HF id or folder
     task: str
     config: object  # transformers PretrainedConfig
@@ -165,7 +166,8 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
         labels = [hf_model.config.id2label[i] for i in range(hf_model.config.num_labels)]
     name = spec.name if spec else Path(model.rstrip("/")).name
     return LoadedModel(
-        name=name, spec=spec, task=task, config=hf_model.config, hf_model=hf_model,
+        name=name, ref=model if spec or not Path(model).is_dir() else str(Path(model).resolve()),
+        spec=spec, task=task, config=hf_model.config, hf_model=hf_model,
         module=TaskModule(hf_model, task).eval(), tokenizer=tokenizer, weights=record, labels=labels,
         output_names=OUTPUT_NAMES[task],
     )

@@ -67,3 +67,18 @@ def test_bad_input_is_one_line_and_non_zero(cli, tmp_path, module, case):
 def test_unwritable_out_is_one_line(cli, tmp_path):
     done = cli("export.onnx", "--model", "bert-tiny", "--weights", "random", "--out", _unwritable(tmp_path))
     assert done.returncode == 2 and "cannot write there" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_verify_remeasures_an_artifact_independently(cli, tmp_path):
+    done = cli("export.onnx", "--model", "bert-tiny", "--weights", "random", "--seed", "5", "--seq-len", "32",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    done = cli("export.verify", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "-[✓] last_hidden_state [1x32]" in done.stderr and "-[x]" not in done.stderr
+    # The manifest's seed is what makes the reload faithful: tamper with it and verification must fail.
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["model"]["weights"]["seed"] = 6
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    done = cli("export.verify", str(tmp_path))
+    assert done.returncode == 2 and "-[x] last_hidden_state" in done.stderr
