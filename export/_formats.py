@@ -21,12 +21,13 @@ class Format:
     dynamic_shapes: bool = True  # False: the file is fixed to the export shape (TFLite)
     variant: str = ""  # file-name tag between task and precision, e.g. "xnnpack"
     add_options: Callable | None = None  # add_options(argparse parser): format-specific flags
+    precisions: tuple[str, ...] = ("fp32",)  # what convert() can produce (options["precision"])
 
 
 def register_format(name: str, *, suffix: str, dynamic_shapes: bool = True, variant: str = "",
-                    add_options: Callable | None = None):
+                    add_options: Callable | None = None, precisions: tuple[str, ...] = ("fp32",)):
     def wrap(convert):
-        _FORMATS[name] = Format(name, suffix, convert, dynamic_shapes, variant, add_options)
+        _FORMATS[name] = Format(name, suffix, convert, dynamic_shapes, variant, add_options, precisions)
         return convert
     return wrap
 

@@ -9,15 +9,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models import RANDOM_WEIGHTS_WARNING
+from models.errors import UserError
 
 from ._files import ensure_writable_dir, file_record, write_json_atomic
 from ._formats import Format
-from ._validate import compare, max_abs_diff_by_output
+from ._validate import Tolerance, compare, worst_by_output
 from ._versions import tool_versions
 from .runtimes import open_runtime
 
 log = logging.getLogger("export")
 MANIFEST_SCHEMA = 1
+PRECISIONS = ("fp32", "int8")
+# int8 artifacts vs fp32 eager: direction of every token's vector must be kept (issue 5's bar on real weights).
+INT8_MIN_COSINE = 0.99
+
+
+def tolerance_for(loaded, precision: str) -> Tolerance:
+    return Tolerance(atol=loaded.atol) if precision == "fp32" else Tolerance(min_cosine=INT8_MIN_COSINE)
 
 
 @dataclass
@@ -57,17 +65,22 @@ def model_record(loaded) -> dict:
             "max_position_embeddings": c.max_position_embeddings, "weights": loaded.weights}
 
 
-def export(fmt: Format, loaded, *, seq_len: int, out: Path, threads: int | None = None,
+def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp32", threads: int | None = None,
            options: dict | None = None) -> Artifact:
-    """Export `loaded` to `fmt` in folder `out`; fails with ValidationError if it deviates from eager."""
+    """Export `loaded` to `fmt` at `precision` in folder `out`; fails with ValidationError if it deviates
+    from eager beyond the precision's tolerance."""
     loaded.check_seq_len(seq_len)
+    if precision not in fmt.precisions:
+        raise UserError(f"{fmt.name} cannot produce {precision} yet; available: {', '.join(fmt.precisions)}")
     out = ensure_writable_dir(Path(out))
-    stem = artifact_stem(loaded, fmt, "fp32")
+    stem = artifact_stem(loaded, fmt, precision)
+    tolerance = tolerance_for(loaded, precision)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
         path = Path(tmp) / f"{stem}{fmt.suffix}"
-        log.info("converting %s (%s) to %s at seq_len %d", loaded.name, loaded.task, fmt.name, seq_len)
-        extra = fmt.convert(loaded, path=path, seq_len=seq_len, options=options or {}) or {}
+        log.info("converting %s (%s) to %s %s at seq_len %d", loaded.name, loaded.task, fmt.name, precision, seq_len)
+        extra = fmt.convert(loaded, path=path, seq_len=seq_len, options={**(options or {}), "precision": precision})
+        extra = extra or {}
         inputs, outputs = io_records(loaded, seq_len, dynamic=fmt.dynamic_shapes,
                                      input_dtype=extra.pop("input_dtype", "int64"))
         files = [path] + [Path(tmp) / f for f in extra.pop("extra_files", [])]
@@ -76,18 +89,20 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, threads: int | None 
             runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
                                    threads=threads)
             shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes)
-            results, report = compare(loaded, runtime, shapes, atol=loaded.atol)
+            results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
             for line in report:
                 log.info("%s %s", file.name, line)
-            validation[file.name] = {"runtime": runtime.name, "atol": loaded.atol, "shapes": results,
-                                     "max_abs_diff": max_abs_diff_by_output(results)}
+            worst = worst_by_output(results)
+            validation[file.name] = {"runtime": runtime.name, "tolerance": tolerance.__dict__, "shapes": results,
+                                     "max_abs_diff": {k: w["max_abs_diff"] for k, w in worst.items()},
+                                     "mean_cosine": {k: w["mean_cosine"] for k, w in worst.items()}}
         manifest = {
             "schema": MANIFEST_SCHEMA,
             **({"warning": RANDOM_WEIGHTS_WARNING} if loaded.weights["source"] == "random" else {}),
             "model": model_record(loaded),
             "task": loaded.task,
             "format": fmt.name,
-            "precision": "fp32",
+            "precision": precision,
             "seq_len": seq_len,
             "dynamic_shapes": fmt.dynamic_shapes,
             "inputs": inputs,

@@ -28,15 +28,15 @@ def reload_model(manifest: dict):
 def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float]:
     """Max abs diff per output of the artifact vs eager, at its export shape (and a second one if dynamic)."""
     from ._pipeline import validation_shapes
-    from ._validate import compare, max_abs_diff_by_output
+    from ._validate import Tolerance, compare, max_abs_diff_by_output
     from .runtimes import load_artifact, read_manifest
 
     manifest = read_manifest(artifact_dir)
     loaded = reload_model(manifest)
     runtime = load_artifact(artifact_dir, threads=threads)
     shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"])
-    atol = manifest["validation"]["atol"]
-    results, report = compare(loaded, runtime, shapes, atol=atol)
+    tolerance = Tolerance(**manifest["validation"]["tolerance"])
+    results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
     for line in report:
         log.info("%s", line)
     return max_abs_diff_by_output(results)

@@ -8,7 +8,7 @@ import pytest
 
 import export
 import models
-from export._validate import compare, eager_outputs
+from export._validate import Tolerance, compare, eager_outputs
 from export.runtimes import ArtifactError, load_artifact
 from tests.test_models import make_fine_tuned_squeezebert
 
@@ -80,7 +80,7 @@ def test_deviation_over_tolerance_fails_with_a_per_output_report(tiny_models, tm
                   seq_len=32, out=tmp_path)
     other = models.load("squeezebert-tiny", weights="random", seed=1)  # different weights, same graph
     with pytest.raises(export.ValidationError) as err:
-        compare(other, load_artifact(tmp_path), [(1, 32)], atol=ATOL)
+        compare(other, load_artifact(tmp_path), [(1, 32)], tolerance=Tolerance(atol=ATOL))
     assert "last_hidden_state [1x32]" in str(err.value)
     assert any(line.startswith("-[x] last_hidden_state [1x32]: max abs diff") for line in err.value.report)
 
