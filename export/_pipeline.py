@@ -84,6 +84,7 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
         inputs, outputs = io_records(loaded, seq_len, dynamic=fmt.dynamic_shapes,
                                      input_dtype=extra.pop("input_dtype", "int64"))
         files = [path] + [Path(tmp) / f for f in extra.pop("extra_files", [])]
+        assets = [Path(tmp) / f for f in extra.pop("assets", [])]  # shipped beside the model, not run
         validation = {}
         for file in files:  # every model file the artifact ships is validated
             runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
@@ -110,6 +111,7 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
             **({"labels": loaded.labels} if loaded.labels else {}),
             "file": file_record(path),
             "extra_files": [file_record(f) for f in files[1:]],
+            **({"assets": [file_record(f) for f in assets]} if assets else {}),
             **extra,
             "validation": validation[path.name],
             "extra_validation": {k: v for k, v in validation.items() if k != path.name},
@@ -117,6 +119,6 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
             "export_seconds": round(time.perf_counter() - started, 1),
         }
         write_json_atomic(Path(tmp) / "manifest.json", manifest)
-        for file in files + [Path(tmp) / "manifest.json"]:  # manifest last: it vouches for the files
+        for file in files + assets + [Path(tmp) / "manifest.json"]:  # manifest last: it vouches for the files
             shutil.move(str(file), out / file.name)  # same filesystem: a rename, so atomic
     return Artifact(out, out / path.name, manifest)

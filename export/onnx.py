@@ -24,8 +24,9 @@ def add_options(parser):
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17 legacy, 18 dynamo)")
 
 
-def export_onnx(module, example: dict, path, *, input_names, output_names, exporter="legacy", opset=None):
-    """torch.onnx.export with dynamic batch/sequence axes; returns the op census of the written graph."""
+def export_onnx(module, example: dict, path, *, input_names, output_names, exporter="legacy", opset=None,
+                dynamic=True):
+    """torch.onnx.export (dynamic batch/sequence axes unless `dynamic=False`); returns the written graph's op census."""
     import onnx
 
     opset = opset or DEFAULT_OPSET[exporter]
@@ -37,11 +38,12 @@ def export_onnx(module, example: dict, path, *, input_names, output_names, expor
             axes.update({n: {0: "batch", 1: "sequence"} if n == "last_hidden_state" else {0: "batch"}
                          for n in output_names})
             torch.onnx.export(module, args, str(path), input_names=list(input_names),
-                              output_names=list(output_names), dynamic_axes=axes, opset_version=opset,
+                              dynamic_axes=axes if dynamic else None,
+                              output_names=list(output_names), opset_version=opset,
                               do_constant_folding=True, dynamo=False)
         else:
             batch, seq = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("sequence", min=2, max=512)
-            shapes = {n: {0: batch, 1: seq} for n in input_names}
+            shapes = {n: {0: batch, 1: seq} for n in input_names} if dynamic else None
             program = torch.onnx.export(module, args, input_names=list(input_names), output_names=list(output_names),
                                         dynamic_shapes=shapes, opset_version=opset, dynamo=True, verbose=False)
             program.save(str(path))

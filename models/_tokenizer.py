@@ -33,3 +33,18 @@ def tokenizer_vocab_file(tokenizer) -> Path | None:
     """The vocab.txt a WordPiece tokenizer was built from (byte-identical copy for app assets)."""
     vocab = getattr(tokenizer, "vocab_file", None)
     return Path(vocab) if vocab and Path(vocab).is_file() else None
+
+
+def write_vocab_txt(tokenizer, path: Path) -> None:
+    """The WordPiece vocabulary as an app reads it: one token a line, in id order. The tokenizer's own
+    vocab.txt is copied byte for byte; a checkpoint saved by transformers 5 has only tokenizer.json, so
+    then the same file is written from the vocabulary."""
+    source = tokenizer_vocab_file(tokenizer)
+    if source is not None:
+        path.write_bytes(source.read_bytes())
+        return
+    vocab = tokenizer.get_vocab()
+    by_id = sorted(vocab, key=vocab.get)
+    if [vocab[t] for t in by_id] != list(range(len(by_id))) or any("\n" in t for t in by_id):
+        raise UserError("the tokenizer's vocabulary is not a WordPiece id list (gaps or newlines); an app needs vocab.txt")
+    path.write_text("".join(f"{t}\n" for t in by_id), encoding="utf-8")

@@ -1,0 +1,122 @@
+"""TFLite app assets: PyTorch -> ONNX -> onnx2tf -> .tflite, runnable by the stock LiteRT interpreter.
+
+Transformers has no TensorFlow SqueezeBERT, so the path goes through ONNX. The asset folder holds
+`{model}_{task}_{precision}.tflite`, `vocab.txt` (the tokenizer's, byte-identical), `labels.txt` (one label a
+line in id order; empty for feature extraction, which has none) and `manifest.json`.
+
+Choices, each forced by something measured:
+- int32 token ids: an app's Java/Kotlin side has no int64 tensors; the model casts to int64 inside.
+- static shapes [1, seq_len]: onnx2tf needs them; `--seq-len` picks the length and the manifest records it.
+- `-rtpo Erf`: otherwise GELU's Erf becomes FlexErf, which the stock interpreter refuses.
+- a named `serving_default` signature (export/_tflite_signature.py): onnx2tf's own file has none.
+- builtin ops only: any Flex op fails the export.
+Known onnx2tf limit: when seq_len equals the hidden size, its layout inference can confuse the two axes
+(seen on a tiny config, hidden 64 at seq_len 64: pooler_output wrong); validation catches it and fails.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from models import write_vocab_txt
+from models.errors import UserError
+
+from ._formats import register_format
+from ._tflite_ops import flex_ops, op_census, weight_dtypes
+
+log = logging.getLogger("export")
+ONNX2TF_FLAGS = ["-rtpo", "Erf", "-osd", "-n"]
+
+
+class Int32Inputs(torch.nn.Module):
+    """Takes int32 ids and masks (what an Android app can feed) and calls the int64 model."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.module(input_ids.long(), attention_mask.long(), token_type_ids.long())
+
+
+def _run(cmd: list[str], *, log_file: Path, what: str) -> None:
+    """Run a converter step in a subprocess; its chatter goes to `log_file`, a failure to one line."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with open(log_file, "w") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if done.returncode != 0:
+        lines = [l.strip() for l in log_file.read_text(errors="replace").splitlines() if l.strip()]
+        errors = [l for l in lines if "error" in l.lower()] or lines or ["no output"]
+        raise UserError(f"{what} failed (exit {done.returncode}): {errors[-1][:300]}; full log: {log_file}")
+
+
+def onnx_to_tflite(onnx_path: Path, out: Path, *, output_names, work: Path, int8: bool) -> None:
+    """onnx2tf on a copy (it rewrites its input), then the named-signature conversion."""
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / "model.onnx"
+    shutil.copyfile(onnx_path, source)
+    onnx2tf = str(Path(sys.executable).parent / "onnx2tf")
+    _run([onnx2tf, "-i", str(source), "-o", str(work / "saved_model"), *ONNX2TF_FLAGS],
+         log_file=work / "onnx2tf.log", what="onnx2tf")
+    cmd = [sys.executable, "-m", "export._tflite_signature", str(work / "saved_model"), str(out),
+           "--outputs", ",".join(output_names)] + (["--int8"] if int8 else [])
+    _run(cmd, log_file=work / "tflite_convert.log", what="TFLite conversion")
+
+
+def _write_assets(loaded, folder: Path) -> list[str]:
+    write_vocab_txt(loaded.tokenizer, folder / "vocab.txt")
+    (folder / "labels.txt").write_text("".join(f"{label}\n" for label in loaded.labels or []))
+    return ["vocab.txt", "labels.txt"]
+
+
+@register_format("tflite", suffix=".tflite", dynamic_shapes=False, precisions=("fp32", "int8"))
+def convert(loaded, *, path, seq_len, options):
+    int8 = options.get("precision") == "int8"
+    example = {k: v.astype("int32") for k, v in loaded.inputs(seq_len=seq_len, batch=1).items()}
+    work = path.parent / "tflite-work"
+    work.mkdir()
+    from .onnx import export_onnx
+
+    export_onnx(Int32Inputs(loaded.module).eval(), example, work / "static.onnx", input_names=loaded.input_names,
+                output_names=loaded.output_names, dynamic=False)
+    onnx_to_tflite(work / "static.onnx", path, output_names=loaded.output_names, work=work, int8=int8)
+    census = op_census(path)
+    flex = flex_ops(census)
+    if flex:
+        raise UserError(f"{path.name} contains Select-TF ops {flex} that the stock LiteRT interpreter refuses; "
+                        "add their ONNX ops to -rtpo in export/tflite.py ONNX2TF_FLAGS")
+    log.info("op census: %s", ", ".join(f"{op} {n}" for op, n in census.items()))
+    log.info("TRANSPOSE ops: %d", census.get("TRANSPOSE", 0))
+    shutil.rmtree(work)
+    return {
+        "input_dtype": "int32",
+        "assets": _write_assets(loaded, path.parent),
+        "tflite": {
+            "converter": "onnx2tf", "onnx2tf_flags": ONNX2TF_FLAGS,
+            "signature": {"key": "serving_default", "inputs": sorted(loaded.input_names),
+                          "outputs": list(loaded.output_names)},
+            "input_dtype_reason": "int32: Android's Java/Kotlin TFLite API has no int64 tensors; ids and masks fit",
+            "fixed_shape": [1, seq_len],
+            "op_census": census, "transpose_count": census.get("TRANSPOSE", 0), "flex_ops": flex,
+            "weight_dtypes": {op: dict(c) for op, c in weight_dtypes(path).items()},
+            **({"quantization": "dynamic range: int8 weights, float activations (TFLiteConverter "
+                                "Optimize.DEFAULT without representative data)"} if int8 else {}),
+        },
+    }
+
+
+def main(argv=None) -> int:
+    from ._single import format_main
+
+    return format_main("tflite", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

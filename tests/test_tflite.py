@@ -1,0 +1,104 @@
+"""TFLite app assets through onnx2tf: equivalence in the stock LiteRT interpreter, no Flex ops, the asset folder."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+import export
+import models
+from export._tflite_ops import flex_ops, op_census
+from export._validate import eager_outputs
+from tests.test_models import make_fine_tuned_squeezebert
+
+ATOL = 1e-4  # issue ceiling 1e-3; we hold fp32 TFLite to the same 1e-4 as every other format
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """One conversion per (model, task), shared by the tests below (onnx2tf takes ~15 s even when tiny).
+    seq_len 48, not 64: with seq_len == hidden size (64 in the tiny configs) onnx2tf's layout inference
+    mixes up the two axes and the pooler output comes out wrong (caught by validation)."""
+    made = {}
+
+    def make(name, task):
+        if (name, task) not in made:
+            out = tmp_path_factory.mktemp(f"{name}-{task}")
+            loaded = models.load(name, weights="random", task=task)
+            export.export(export.get_format("tflite"), loaded, seq_len=48, out=out)
+            made[(name, task)] = (loaded, out)
+        return made[(name, task)]
+    return make
+
+
+@pytest.mark.parametrize("task", models.TASKS)
+@pytest.mark.parametrize("name", ["squeezebert-tiny", "bert-tiny"])
+def test_tflite_matches_eager_through_the_signature_runner(assets, name, task):
+    loaded, out = assets(name, task)
+    manifest = json.loads((out / "manifest.json").read_text())
+    model_file = out / manifest["file"]["name"]
+    assert model_file.name == f"{name}_{task}_fp32.tflite"
+    # Independent check: the stock interpreter, by signature and input name, int32 inputs as an app feeds them.
+    interpreter = Interpreter(model_path=str(model_file), num_threads=2)
+    assert interpreter.get_signature_list() == {"serving_default": {
+        "inputs": sorted(models.INPUT_NAMES), "outputs": sorted(loaded.output_names)}}
+    runner = interpreter.get_signature_runner("serving_default")
+    assert {n: d["dtype"] for n, d in runner.get_input_details().items()} == {n: np.int32 for n in models.INPUT_NAMES}
+    inputs = loaded.inputs(seq_len=48, batch=1, offset=3)
+    got = runner(**{k: v.astype(np.int32) for k, v in inputs.items()})
+    want = eager_outputs(loaded, inputs)
+    for output in loaded.output_names:
+        assert got[output].shape == want[output].shape
+        np.testing.assert_allclose(got[output], want[output], atol=ATOL, rtol=0)
+        assert manifest["validation"]["max_abs_diff"][output] <= ATOL
+    assert manifest["seq_len"] == 48 and manifest["dynamic_shapes"] is False
+    assert manifest["inputs"][0] == {"name": "input_ids", "dtype": "int32", "shape": [1, 48]}
+
+
+def test_no_flex_ops_and_the_census_is_recorded(assets):
+    loaded, out = assets("squeezebert-tiny", "feature-extraction")
+    manifest = json.loads((out / "manifest.json").read_text())
+    census = op_census(out / manifest["file"]["name"])
+    assert flex_ops(census) == [] and manifest["tflite"]["flex_ops"] == []
+    assert manifest["tflite"]["op_census"] == census
+    assert census["CONV_2D"] == 12  # 2 layers x 6 grouped pointwise convolutions
+    assert manifest["tflite"]["transpose_count"] == census.get("TRANSPOSE", 0)
+
+
+def test_flex_check_names_select_tf_ops():
+    assert flex_ops({"FlexErf": 2, "ADD": 3, "CONV_2D": 1}) == ["FlexErf"]
+
+
+def test_asset_folder_vocab_is_byte_identical_and_labels_in_id_order(tmp_path):
+    folder = make_fine_tuned_squeezebert(tmp_path / "glue")
+    loaded = models.load(str(folder))
+    out = tmp_path / "assets"
+    export.export(export.get_format("tflite"), loaded, seq_len=32, out=out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["glue_sequence-classification_fp32.tflite", "vocab.txt", "labels.txt", "manifest.json"])
+    # transformers 5 saved only tokenizer.json: vocab.txt is rebuilt, and must equal the original WordPiece file
+    assert not (folder / "vocab.txt").exists()
+    assert (out / "vocab.txt").read_bytes() == (models.uncased_vocab_dir() / "vocab.txt").read_bytes()
+    assert (out / "labels.txt").read_text() == "contradiction\nentailment\nneutral\n"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [a["name"] for a in manifest["assets"]] == ["vocab.txt", "labels.txt"]
+    assert manifest["validation"]["max_abs_diff"]["logits"] <= ATOL
+
+
+def test_feature_extraction_assets_have_an_empty_labels_file(assets):
+    _, out = assets("bert-tiny", "feature-extraction")
+    assert (out / "labels.txt").read_text() == ""
+    assert (out / "vocab.txt").read_bytes() == (models.uncased_vocab_dir() / "vocab.txt").read_bytes()
+
+
+def test_cli_bad_inputs_are_one_line(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = cli("export.tflite", "--model", "bert-tiny", "--weights", "random", "--out", str(blocker / "sub"))
+    assert done.returncode == 2 and "cannot write there" in done.stderr and "Traceback" not in done.stderr
+    done = cli("export.tflite", "--model", "bert-tiny", "--weights", "random", "--seq-len", "513",
+               "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and "--seq-len 513 is outside 2..512" in done.stderr
+    assert "Traceback" not in done.stderr
