@@ -22,12 +22,15 @@ class Format:
     variant: str = ""  # file-name tag between task and precision, e.g. "xnnpack"
     add_options: Callable | None = None  # add_options(argparse parser): format-specific flags
     precisions: tuple[str, ...] = ("fp32",)  # what convert() can produce (options["precision"])
+    dynamic_batch: bool = True  # False: batch fixed at 1 even where the sequence length is dynamic
 
 
 def register_format(name: str, *, suffix: str, dynamic_shapes: bool = True, variant: str = "",
-                    add_options: Callable | None = None, precisions: tuple[str, ...] = ("fp32",)):
+                    add_options: Callable | None = None, precisions: tuple[str, ...] = ("fp32",),
+                    dynamic_batch: bool = True):
     def wrap(convert):
-        _FORMATS[name] = Format(name, suffix, convert, dynamic_shapes, variant, add_options, precisions)
+        _FORMATS[name] = Format(name, suffix, convert, dynamic_shapes, variant, add_options, precisions,
+                                dynamic_batch)
         return convert
     return wrap
 

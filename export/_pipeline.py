@@ -40,16 +40,17 @@ def artifact_stem(loaded, fmt: Format, precision: str) -> str:
     return "_".join(p for p in parts if p)
 
 
-def validation_shapes(loaded, seq_len: int, *, dynamic: bool) -> list[tuple[int, int]]:
-    """The export shape and, for dynamic-shape formats, another batch and sequence length."""
+def validation_shapes(loaded, seq_len: int, *, dynamic: bool, dynamic_batch: bool = True) -> list[tuple[int, int]]:
+    """The export shape and, for dynamic-shape formats, another (batch and) sequence length."""
     if not dynamic:
         return [(1, seq_len)]
     other = seq_len // 2 if seq_len >= 16 else min(seq_len + 8, loaded.max_seq_len)
-    return [(1, seq_len), (2, other)]
+    return [(1, seq_len), (2 if dynamic_batch else 1, other)]
 
 
-def io_records(loaded, seq_len: int, *, dynamic: bool, input_dtype: str = "int64") -> tuple[list, list]:
-    dims = ["batch", "sequence"] if dynamic else [1, seq_len]
+def io_records(loaded, seq_len: int, *, dynamic: bool, dynamic_batch: bool = True,
+               input_dtype: str = "int64") -> tuple[list, list]:
+    dims = [("batch" if dynamic_batch else 1), "sequence"] if dynamic else [1, seq_len]
     hidden = loaded.config.hidden_size
     out_shapes = {"last_hidden_state": dims + [hidden], "pooler_output": dims[:1] + [hidden],
                   "logits": dims[:1] + [len(loaded.labels or [])]}
@@ -81,7 +82,7 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
         log.info("converting %s (%s) to %s %s at seq_len %d", loaded.name, loaded.task, fmt.name, precision, seq_len)
         extra = fmt.convert(loaded, path=path, seq_len=seq_len, options={**(options or {}), "precision": precision})
         extra = extra or {}
-        inputs, outputs = io_records(loaded, seq_len, dynamic=fmt.dynamic_shapes,
+        inputs, outputs = io_records(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch,
                                      input_dtype=extra.pop("input_dtype", "int64"))
         files = [path] + [Path(tmp) / f for f in extra.pop("extra_files", [])]
         assets = [Path(tmp) / f for f in extra.pop("assets", [])]  # shipped beside the model, not run
@@ -89,7 +90,7 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
         for file in files:  # every model file the artifact ships is validated
             runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
                                    threads=threads)
-            shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes)
+            shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch)
             results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
             for line in report:
                 log.info("%s %s", file.name, line)
@@ -106,6 +107,7 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
             "precision": precision,
             "seq_len": seq_len,
             "dynamic_shapes": fmt.dynamic_shapes,
+            "dynamic_batch": fmt.dynamic_shapes and fmt.dynamic_batch,
             "inputs": inputs,
             "outputs": outputs,
             **({"labels": loaded.labels} if loaded.labels else {}),

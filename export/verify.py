@@ -34,7 +34,8 @@ def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float
     manifest = read_manifest(artifact_dir)
     loaded = reload_model(manifest)
     runtime = load_artifact(artifact_dir, threads=threads)
-    shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"])
+    shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"],
+                               dynamic_batch=manifest.get("dynamic_batch", True))
     tolerance = Tolerance(**manifest["validation"]["tolerance"])
     results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
     for line in report:

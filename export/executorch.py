@@ -1,0 +1,87 @@
+"""ExecuTorch: torch.export -> to_edge_transform_and_lower(XnnpackPartitioner) -> to_executorch -> .pte.
+
+Sequence length is dynamic (`Dim("sequence", 2..max_position_embeddings)`); batch is fixed at 1, because
+XNNPACK's reshape supports only one dynamic dimension ("XNNPACK reshape only supports 1 dynamic dimension"
+when both are dynamic). After lowering, the delegation report says what XNNPACK took and what stayed on
+ExecuTorch's portable kernels, by op; it is logged and recorded in the manifest.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+
+import torch
+
+from ._formats import register_format
+
+log = logging.getLogger("export")
+
+
+def export_program(module, example: dict, *, input_names, max_seq_len: int):
+    """torch.export with a dynamic sequence axis (batch 1: see the module docstring)."""
+    args = tuple(torch.from_numpy(example[n]) for n in input_names)
+    seq = torch.export.Dim("sequence", min=2, max=max_seq_len)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        return torch.export.export(module, args, dynamic_shapes={n: {1: seq} for n in input_names}, strict=False)
+
+
+def lower_to_xnnpack(program):
+    """Lower to XNNPACK; returns the edge program manager and its delegation report."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    return edge, delegation_report(edge.exported_program().graph_module)
+
+
+def delegation_report(graph_module) -> dict:
+    """What XNNPACK took and what stayed on portable kernels, by op (bookkeeping nodes left out)."""
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    info = get_delegation_info(graph_module)
+    table = info.get_operator_delegation_dataframe()
+    portable, delegated = {}, {}
+    for row in table.itertuples():
+        if row.op_type in ("Total", "getitem", "sym_size"):
+            continue
+        if row.occurrences_in_non_delegated_graphs:
+            portable[row.op_type] = int(row.occurrences_in_non_delegated_graphs)
+        if row.occurrences_in_delegated_graphs:
+            delegated[row.op_type] = int(row.occurrences_in_delegated_graphs)
+    return {
+        "backend": "XnnpackBackend",
+        "partitions": int(info.num_delegated_subgraphs),
+        "delegated_nodes": int(info.num_delegated_nodes),
+        "non_delegated_nodes": int(info.num_non_delegated_nodes),
+        "delegated_ops": dict(sorted(delegated.items(), key=lambda kv: -kv[1])),
+        "portable_ops": dict(sorted(portable.items(), key=lambda kv: -kv[1])),
+    }
+
+
+@register_format("executorch", suffix=".pte", variant="xnnpack", dynamic_batch=False)
+def convert(loaded, *, path, seq_len, options):
+    example = loaded.inputs(seq_len=seq_len, batch=1)
+    program = export_program(loaded.module, example, input_names=loaded.input_names,
+                             max_seq_len=loaded.max_seq_len)
+    edge, report = lower_to_xnnpack(program)
+    log.info("XNNPACK: %d partitions, %d nodes delegated; left on portable kernels: %s", report["partitions"],
+             report["delegated_nodes"], ", ".join(f"{op} {n}" for op, n in report["portable_ops"].items()) or "none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        buffer = edge.to_executorch().buffer
+    path.write_bytes(buffer)
+    return {"executorch": {"delegation": report, "dynamic_sequence": [2, loaded.max_seq_len], "batch": 1}}
+
+
+def main(argv=None) -> int:
+    from ._single import format_main
+
+    return format_main("executorch", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

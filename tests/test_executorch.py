@@ -1,0 +1,74 @@
+"""ExecuTorch .pte (XNNPACK): equivalence in the ExecuTorch runtime, the delegation report, bad files."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import export
+import models
+from export._validate import eager_outputs
+from export.runtimes import ArtifactError, load_artifact
+
+ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def pte(tmp_path_factory):
+    made = {}
+
+    def make(name, task):
+        if (name, task) not in made:
+            out = tmp_path_factory.mktemp(f"{name}-{task}")
+            loaded = models.load(name, weights="random", task=task)
+            made[(name, task)] = (loaded, export.export(export.get_format("executorch"), loaded, seq_len=64, out=out))
+        return made[(name, task)]
+    return make
+
+
+@pytest.mark.parametrize("task", models.TASKS)
+@pytest.mark.parametrize("name", ["squeezebert-tiny", "bert-tiny"])
+def test_pte_matches_eager_at_several_sequence_lengths(pte, name, task):
+    loaded, artifact = pte(name, task)
+    assert artifact.path.name == f"{name}_{task}_xnnpack_fp32.pte"
+    manifest = artifact.manifest
+    assert [(s["batch"], s["seq_len"]) for s in manifest["validation"]["shapes"]] == [(1, 64), (1, 32)]
+    assert manifest["inputs"][0]["shape"] == [1, "sequence"]
+    runtime = load_artifact(artifact.dir)
+    for seq_len in (64, 17, 100):  # dynamic sequence axis: lengths it was not exported with
+        inputs = loaded.inputs(seq_len=seq_len, offset=1)
+        got, want = runtime.run(inputs), eager_outputs(loaded, inputs)
+        for output in loaded.output_names:
+            np.testing.assert_allclose(got[output], want[output], atol=ATOL, rtol=0)
+
+
+def test_delegation_report_says_what_xnnpack_took(pte):
+    _, artifact = pte("squeezebert-tiny", "feature-extraction")
+    report = json.loads((artifact.dir / "manifest.json").read_text())["executorch"]["delegation"]
+    assert report["backend"] == "XnnpackBackend" and report["partitions"] >= 1
+    assert report["delegated_ops"]["aten_convolution_default"] == 12  # every grouped pointwise conv
+    assert report["delegated_nodes"] > 0
+    # The embeddings' lookups have no XNNPACK kernel: they must be reported, not hidden.
+    assert report["portable_ops"]["aten_embedding_default"] == 3
+    assert sum(report["delegated_ops"].values()) <= report["delegated_nodes"]
+
+
+def test_corrupt_pte_is_one_line(pte, tmp_path):
+    _, artifact = pte("bert-tiny", "feature-extraction")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text((artifact.dir / "manifest.json").read_text())
+    (broken / artifact.path.name).write_bytes(artifact.path.read_bytes()[:1000])
+    with pytest.raises(ArtifactError, match="corrupt or not this format") as err:
+        load_artifact(broken)
+    assert "\n" not in str(err.value)
+
+
+def test_cli_exports_executorch(cli, tmp_path):
+    done = cli("export.executorch", "--model", "bert-tiny", "--weights", "random", "--seq-len", "32",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["validation"]["max_abs_diff"]["last_hidden_state"] <= ATOL
+    assert "delegation" in manifest["executorch"]
