@@ -27,7 +27,8 @@ def main(argv=None) -> int:
         fmts = [get_format(f.strip()) for f in args.formats.split(",") if f.strip()]
         loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
         for fmt in fmts:
-            artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out / fmt.name, threads=args.threads)
+            artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out / fmt.name, threads=args.threads,
+                              options={"graph": args.graph})
             worst = artifact.manifest["validation"]["max_abs_diff"]
             log.info("%-12s %s  max abs diff %s", fmt.name, artifact.path,
                      ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))

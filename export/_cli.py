@@ -24,6 +24,9 @@ def base_parser(prog: str, description: str, *, out_default: str) -> argparse.Ar
     p.add_argument("--seq-len", type=int, default=128, help="sequence length of the export and validation inputs")
     p.add_argument("--out", type=Path, default=Path(out_default), help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed for --weights random")
+    p.add_argument("--graph", choices=("mobile", "reference"), default="mobile",
+                   help="SqueezeBERT graph to export: mobile (token-major, grouped 1x1 convs as per-group Linear; "
+                        "same weights, equivalence-tested) or reference (the Hugging Face graph as is)")
     p.add_argument("--threads", type=int, default=None, help="threads for validation runtimes (default: runtime's)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
     return p

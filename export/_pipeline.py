@@ -22,6 +22,9 @@ MANIFEST_SCHEMA = 1
 PRECISIONS = ("fp32", "int8")
 # int8 artifacts vs fp32 eager: direction of every token's vector must be kept (issue 5's bar on real weights).
 INT8_MIN_COSINE = 0.99
+# The token-major, Linear-based SqueezeBERT graph (models/mobile.py) validates in every format and is what
+# quantizers and mobile kernels handle well; "reference" exports the Hugging Face graph as is.
+DEFAULT_GRAPH = "mobile"
 
 
 def tolerance_for(loaded, precision: str) -> Tolerance:
@@ -80,7 +83,8 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
     with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
         path = Path(tmp) / f"{stem}{fmt.suffix}"
         log.info("converting %s (%s) to %s %s at seq_len %d", loaded.name, loaded.task, fmt.name, precision, seq_len)
-        extra = fmt.convert(loaded, path=path, seq_len=seq_len, options={**(options or {}), "precision": precision})
+        options = {"graph": DEFAULT_GRAPH, **(options or {}), "precision": precision}
+        extra = fmt.convert(loaded, path=path, seq_len=seq_len, options=options)
         extra = extra or {}
         inputs, outputs = io_records(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch,
                                      input_dtype=extra.pop("input_dtype", "int64"))
@@ -105,6 +109,7 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
             "task": loaded.task,
             "format": fmt.name,
             "precision": precision,
+            "graph": options["graph"] if loaded.family == "squeezebert" else "reference",
             "seq_len": seq_len,
             "dynamic_shapes": fmt.dynamic_shapes,
             "dynamic_batch": fmt.dynamic_shapes and fmt.dynamic_batch,

@@ -31,7 +31,7 @@ def format_main(name: str, argv=None) -> int:
     return run_main(main, argv, parser=parser)
 
 
-_CORE = {"model", "weights", "task", "seq_len", "out", "seed", "threads", "verbose"}
+_CORE = {"model", "weights", "task", "seq_len", "out", "seed", "threads", "verbose"}  # --graph etc. go on
 
 
 def _size(path) -> str:

@@ -13,6 +13,8 @@ import warnings
 
 import torch
 
+from models.mobile import mobile_module
+
 from ._formats import register_format
 
 log = logging.getLogger("export")
@@ -65,7 +67,7 @@ def delegation_report(graph_module) -> dict:
 @register_format("executorch", suffix=".pte", variant="xnnpack", dynamic_batch=False)
 def convert(loaded, *, path, seq_len, options):
     example = loaded.inputs(seq_len=seq_len, batch=1)
-    program = export_program(loaded.module, example, input_names=loaded.input_names,
+    program = export_program(mobile_module(loaded, options["graph"]), example, input_names=loaded.input_names,
                              max_seq_len=loaded.max_seq_len)
     edge, report = lower_to_xnnpack(program)
     log.info("XNNPACK: %d partitions, %d nodes delegated; left on portable kernels: %s", report["partitions"],

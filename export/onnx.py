@@ -13,6 +13,8 @@ from collections import Counter
 
 import torch
 
+from models.mobile import mobile_module
+
 from ._formats import register_format
 
 DEFAULT_OPSET = {"legacy": 17, "dynamo": 18}
@@ -55,7 +57,7 @@ def export_onnx(module, example: dict, path, *, input_names, output_names, expor
 @register_format("onnx", suffix=".onnx", add_options=add_options)
 def convert(loaded, *, path, seq_len, options):
     example = loaded.inputs(seq_len=seq_len, batch=1)
-    info = export_onnx(loaded.module, example, path, input_names=loaded.input_names,
+    info = export_onnx(mobile_module(loaded, options["graph"]), example, path, input_names=loaded.input_names,
                        output_names=loaded.output_names, exporter=options.get("exporter", "legacy"),
                        opset=options.get("opset"))
     return {"onnx": info}

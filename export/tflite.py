@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from models import write_vocab_txt
+from models.mobile import mobile_module
 from models.errors import UserError
 
 from ._formats import register_format
@@ -84,7 +85,7 @@ def convert(loaded, *, path, seq_len, options):
     work.mkdir()
     from .onnx import export_onnx
 
-    export_onnx(Int32Inputs(loaded.module).eval(), example, work / "static.onnx", input_names=loaded.input_names,
+    export_onnx(Int32Inputs(mobile_module(loaded, options["graph"])).eval(), example, work / "static.onnx", input_names=loaded.input_names,
                 output_names=loaded.output_names, dynamic=False)
     onnx_to_tflite(work / "static.onnx", path, output_names=loaded.output_names, work=work, int8=int8)
     census = op_census(path)

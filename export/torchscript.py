@@ -10,6 +10,8 @@ import warnings
 
 import torch
 
+from models.mobile import mobile_module
+
 from ._formats import register_format
 
 
@@ -19,7 +21,7 @@ def convert(loaded, *, path, seq_len, options):
     args = tuple(torch.from_numpy(example[n]) for n in loaded.input_names)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        traced = torch.jit.trace(loaded.module, args, strict=False, check_trace=False)
+        traced = torch.jit.trace(mobile_module(loaded, options["graph"]), args, strict=False, check_trace=False)
     traced = torch.jit.freeze(traced.eval())
     traced.save(str(path))
     lite = path.with_suffix(".ptl")

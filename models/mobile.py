@@ -1,0 +1,113 @@
+"""The mobile graph of SqueezeBERT: the same function as the Hugging Face model, in the form phones run fast.
+
+SqueezeBERT's reference code keeps activations channel-major ([batch, hidden, seq], NCW) and runs every
+pointwise layer as a grouped `nn.Conv1d(kernel_size=1, groups=g)`. That form costs on every path to a phone:
+quantizers that only know Linear/MatMul leave the convolutions in fp32 (torch `quantize_dynamic`, XNNPACK
+dynamic linear) or pick a slow kernel (ORT ConvInteger); converters wrap each conv in Transposes; the NCW
+LayerNorm (permute, normalize, permute back) stays off XNNPACK.
+
+A grouped 1x1 convolution is exactly `g` independent matrix multiplies over channel slices. So here the model
+is token-major ([batch, seq, hidden], like BERT) end to end, each grouped pointwise layer is `g` `nn.Linear`
+on channel slices (groups == 1 is a single Linear), LayerNorm is a plain last-axis `nn.LayerNorm`, and the
+attention mask is a simple additive float mask. Weights are copied, never changed: `mobile_module(loaded)`
+is equivalence-tested against the Hugging Face model (tests/test_mobile_graph.py).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._heads import OUTPUT_NAMES
+
+GRAPHS = ("mobile", "reference")
+
+
+class GroupedPointwise(nn.Module):
+    """A `Conv1d(cin, cout, kernel_size=1, groups=g)` as `g` Linear layers on token-major input [..., cin]."""
+
+    def __init__(self, conv: nn.Conv1d):
+        super().__init__()
+        g = conv.groups
+        cin_g, cout_g = conv.in_channels // g, conv.out_channels // g
+        self.split = cin_g
+        self.linears = nn.ModuleList()
+        for j in range(g):
+            linear = nn.Linear(cin_g, cout_g, bias=conv.bias is not None)
+            linear.weight.data.copy_(conv.weight.data[j * cout_g:(j + 1) * cout_g, :, 0])
+            if conv.bias is not None:
+                linear.bias.data.copy_(conv.bias.data[j * cout_g:(j + 1) * cout_g])
+            self.linears.append(linear)
+
+    def forward(self, x):
+        if len(self.linears) == 1:
+            return self.linears[0](x)
+        return torch.cat([linear(part) for linear, part in zip(self.linears, x.split(self.split, dim=-1))], dim=-1)
+
+
+def _layer_norm(ln: nn.LayerNorm) -> nn.LayerNorm:
+    """SqueezeBertLayerNorm permutes NCW around nn.LayerNorm; token-major input needs the plain one."""
+    plain = nn.LayerNorm(ln.normalized_shape, eps=ln.eps)
+    plain.load_state_dict(ln.state_dict())
+    return plain
+
+
+class MobileLayer(nn.Module):
+    def __init__(self, layer, num_heads: int):
+        super().__init__()
+        att = layer.attention
+        self.heads, self.head_size = num_heads, att.attention_head_size
+        self.query, self.key, self.value = (GroupedPointwise(c) for c in (att.query, att.key, att.value))
+        self.post_attention = GroupedPointwise(layer.post_attention.conv1d)
+        self.post_attention_norm = _layer_norm(layer.post_attention.layernorm)
+        self.intermediate = GroupedPointwise(layer.intermediate.conv1d)
+        self.act = layer.intermediate.act
+        self.output = GroupedPointwise(layer.output.conv1d)
+        self.output_norm = _layer_norm(layer.output.layernorm)
+
+    def _heads(self, x):  # [B, S, H] -> [B, heads, S, head_size]
+        return x.view(x.shape[0], x.shape[1], self.heads, self.head_size).transpose(1, 2)
+
+    def forward(self, x, mask):
+        q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_size) + mask
+        context = torch.matmul(torch.softmax(scores, dim=-1), v)
+        context = context.transpose(1, 2).reshape(x.shape[0], x.shape[1], self.heads * self.head_size)
+        attended = self.post_attention_norm(self.post_attention(context) + x)
+        return self.output_norm(self.output(self.act(self.intermediate(attended))) + attended)
+
+
+class MobileSqueezeBert(nn.Module):
+    """forward(input_ids, attention_mask, token_type_ids) -> the task's outputs, like models.TaskModule."""
+
+    def __init__(self, hf_model, task: str):
+        super().__init__()
+        base = hf_model.transformer if hasattr(hf_model, "transformer") else hf_model
+        config = base.config
+        self.task, self.output_names = task, OUTPUT_NAMES[task]
+        self.embeddings = base.embeddings  # token-major already: word + position + type, LayerNorm
+        self.layers = nn.ModuleList(MobileLayer(layer, config.num_attention_heads) for layer in base.encoder.layers)
+        self.pooler = base.pooler
+        self.classifier = hf_model.classifier if task == "sequence-classification" else None
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+        # Additive mask, [B, 1, 1, S]: 0 where attended, the most negative float where padded (as HF does).
+        mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for layer in self.layers:
+            x = layer(x, mask)
+        pooled = self.pooler(x)
+        if self.classifier is not None:
+            return (self.classifier(pooled),)
+        return x, pooled
+
+
+def mobile_module(loaded, graph: str = "mobile") -> nn.Module:
+    """The module exporters trace for `graph`: the mobile rewrite for SqueezeBERT, else the HF model as is
+    (BERT already is dense Linear layers in token-major layout)."""
+    if graph not in GRAPHS:
+        raise ValueError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
+    if graph == "reference" or loaded.family != "squeezebert":
+        return loaded.module
+    return MobileSqueezeBert(loaded.hf_model, loaded.task).eval()

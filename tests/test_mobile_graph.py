@@ -1,0 +1,67 @@
+"""The mobile SqueezeBERT graph is the same function as the Hugging Face model, in quantizable form."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import export
+import models
+from models.mobile import GroupedPointwise, MobileSqueezeBert, mobile_module
+
+ATOL = 1e-5  # fp32 rewrite vs the HF model: same weights, same math, only summation order differs
+
+
+def _run(module, inputs):
+    with torch.no_grad():
+        return module(*[torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES])
+
+
+@pytest.mark.parametrize("task", models.TASKS)
+def test_mobile_graph_matches_the_hf_model(task):
+    loaded = models.load("squeezebert-tiny", weights="random", task=task, seed=11)
+    mobile = mobile_module(loaded)
+    assert isinstance(mobile, MobileSqueezeBert)
+    for batch, seq_len in [(1, 128), (2, 32), (3, 7)]:
+        inputs = loaded.inputs(seq_len=seq_len, batch=batch)
+        assert inputs["attention_mask"].min() == 0 or seq_len == 7  # padding exercised where there is room
+        for want, got in zip(_run(loaded.module, inputs), _run(mobile, inputs)):
+            assert got.shape == want.shape
+            assert (got - want).abs().max().item() <= ATOL
+
+
+def test_real_squeezebert_config_shapes_rewrite_exactly():
+    """Full-size group layout (q/k/v/intermediate/output 4 groups, post-attention 1) on one layer."""
+    conv = torch.nn.Conv1d(768, 3072, kernel_size=1, groups=4)
+    x = torch.randn(2, 768, 40)
+    want = conv(x).permute(0, 2, 1)
+    got = GroupedPointwise(conv)(x.permute(0, 2, 1))
+    assert (got - want).abs().max().item() <= ATOL
+
+
+def test_no_convolution_left_and_every_pointwise_layer_is_quantizable():
+    loaded = models.load("squeezebert-tiny", weights="random")
+    mobile = mobile_module(loaded)
+    assert not [m for m in mobile.modules() if isinstance(m, torch.nn.Conv1d)]
+    quantized = torch.ao.quantization.quantize_dynamic(mobile, {torch.nn.Linear}, dtype=torch.qint8)
+    n_quantized = sum(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in quantized.modules())
+    # per layer: q, k, v, intermediate, output 4 groups each + post-attention 1 = 21; + the pooler
+    assert n_quantized == 2 * 21 + 1
+    assert not [m for m in quantized.modules() if type(m) is torch.nn.Linear]
+
+
+def test_bert_has_no_rewrite():
+    loaded = models.load("bert-tiny", weights="random")
+    assert mobile_module(loaded) is loaded.module
+    assert mobile_module(models.load("squeezebert-tiny", weights="random"), "reference").__class__.__name__ == \
+        "TaskModule"
+
+
+@pytest.mark.parametrize("graph", ["mobile", "reference"])
+def test_both_graphs_export_and_validate(tmp_path, graph):
+    loaded = models.load("squeezebert-tiny", weights="random")
+    artifact = export.export(export.get_format("onnx"), loaded, seq_len=32, out=tmp_path,
+                             options={"graph": graph})
+    census = artifact.manifest["onnx"]["op_census"]
+    assert artifact.manifest["graph"] == graph
+    assert ("Conv" in census) == (graph == "reference")
+    assert artifact.manifest["validation"]["max_abs_diff"]["last_hidden_state"] <= 1e-4
