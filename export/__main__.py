@@ -16,6 +16,8 @@ def build_parser():
                     "PyTorch eager; writes <out>/<format>/ artifact folders with manifest.json.", out_default="build")
     p.add_argument("--formats", default=",".join(formats),
                    help=f"comma-separated subset of: {', '.join(formats)}")
+    p.add_argument("--quantize", choices=("int8-dynamic",), default=None,
+                   help="also write an int8 artifact per format (<out>/<format>-int8), quantized from the fp32 one")
     return p
 
 
@@ -32,6 +34,10 @@ def main(argv=None) -> int:
             worst = artifact.manifest["validation"]["max_abs_diff"]
             log.info("%-12s %s  max abs diff %s", fmt.name, artifact.path,
                      ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))
+            if args.quantize:
+                from quantize.__main__ import quantize_artifact
+
+                quantize_artifact(artifact.dir, args.out / f"{fmt.name}-int8", threads=args.threads)
 
     return run_main(run, argv, parser=build_parser())
 

@@ -86,6 +86,9 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
         options = {"graph": DEFAULT_GRAPH, **(options or {}), "precision": precision}
         extra = fmt.convert(loaded, path=path, seq_len=seq_len, options=options)
         extra = extra or {}
+        if "quantization" in extra and options.get("fp32_bytes"):
+            extra["quantization"]["size_bytes"] = {"fp32": options["fp32_bytes"], "int8": path.stat().st_size,
+                                                   "ratio": round(path.stat().st_size / options["fp32_bytes"], 4)}
         inputs, outputs = io_records(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch,
                                      input_dtype=extra.pop("input_dtype", "int64"))
         files = [path] + [Path(tmp) / f for f in extra.pop("extra_files", [])]

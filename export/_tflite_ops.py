@@ -8,7 +8,8 @@ from ai_edge_litert import schema_py_generated as schema
 
 _BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-FLEX_PREFIX = "Flex"  # Select-TF ops are custom ops named Flex<TF op>; the stock interpreter refuses them
+FLEX_PREFIX = "Flex"
+SMALL_WEIGHT = 1024  # Select-TF ops are custom ops named Flex<TF op>; the stock interpreter refuses them
 
 
 def _model(path: Path):
@@ -53,5 +54,10 @@ def weight_dtypes(path: Path, ops=("CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL")
             weight = graph.Tensors(op.Inputs(1))
             buffer = model.Buffers(weight.Buffer())
             if buffer.DataLength() or buffer.Size():  # constant weights, not an activation operand
-                found[name][_TYPE_NAMES.get(weight.Type(), str(weight.Type()))] += 1
+                dtype = _TYPE_NAMES.get(weight.Type(), str(weight.Type()))
+                elements = 1
+                for d in weight.ShapeAsNumpy():
+                    elements *= int(d)
+                # The converter's dynamic-range mode leaves weights under 1024 elements in float on purpose.
+                found[name][dtype if elements >= SMALL_WEIGHT else f"{dtype} (<{SMALL_WEIGHT} elements)"] += 1
     return {k: v for k, v in found.items() if v}

@@ -64,11 +64,18 @@ def delegation_report(graph_module) -> dict:
     }
 
 
-@register_format("executorch", suffix=".pte", variant="xnnpack", dynamic_batch=False)
+@register_format("executorch", suffix=".pte", variant="xnnpack", dynamic_batch=False, precisions=("fp32", "int8"))
 def convert(loaded, *, path, seq_len, options):
     example = loaded.inputs(seq_len=seq_len, batch=1)
-    program = export_program(mobile_module(loaded, options["graph"]), example, input_names=loaded.input_names,
-                             max_seq_len=loaded.max_seq_len)
+    module = mobile_module(loaded, options["graph"])
+    int8 = options["precision"] == "int8"
+    if int8:
+        from quantize.executorch import quantize_program
+
+        program, quantized = quantize_program(module, example, input_names=loaded.input_names,
+                                              max_seq_len=loaded.max_seq_len)
+    else:
+        program = export_program(module, example, input_names=loaded.input_names, max_seq_len=loaded.max_seq_len)
     edge, report = lower_to_xnnpack(program)
     log.info("XNNPACK: %d partitions, %d nodes delegated; left on portable kernels: %s", report["partitions"],
              report["delegated_nodes"], ", ".join(f"{op} {n}" for op, n in report["portable_ops"].items()) or "none")
@@ -76,7 +83,13 @@ def convert(loaded, *, path, seq_len, options):
         warnings.simplefilter("ignore")
         buffer = edge.to_executorch().buffer
     path.write_bytes(buffer)
-    return {"executorch": {"delegation": report, "dynamic_sequence": [2, loaded.max_seq_len], "batch": 1}}
+    extra = {"executorch": {"delegation": report, "dynamic_sequence": [2, loaded.max_seq_len], "batch": 1}}
+    if int8:
+        from quantize import RECIPES
+        from quantize.executorch import census
+
+        extra["quantization"] = {**RECIPES["executorch"].record(), "layers": census(report, quantized)}
+    return extra
 
 
 def main(argv=None) -> int:

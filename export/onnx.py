@@ -54,13 +54,22 @@ def export_onnx(module, example: dict, path, *, input_names, output_names, expor
             "op_census": dict(Counter(n.op_type for n in graph.node).most_common())}
 
 
-@register_format("onnx", suffix=".onnx", add_options=add_options)
+@register_format("onnx", suffix=".onnx", add_options=add_options, precisions=("fp32", "int8"))
 def convert(loaded, *, path, seq_len, options):
     example = loaded.inputs(seq_len=seq_len, batch=1)
-    info = export_onnx(mobile_module(loaded, options["graph"]), example, path, input_names=loaded.input_names,
+    int8 = options["precision"] == "int8"
+    fp32_path = path.with_name("fp32.onnx") if int8 else path
+    info = export_onnx(mobile_module(loaded, options["graph"]), example, fp32_path, input_names=loaded.input_names,
                        output_names=loaded.output_names, exporter=options.get("exporter", "legacy"),
                        opset=options.get("opset"))
-    return {"onnx": info}
+    if not int8:
+        return {"onnx": info}
+    from quantize import RECIPES
+    from quantize.onnx import quantize_file
+
+    layers = quantize_file(fp32_path, path)
+    fp32_path.unlink()
+    return {"onnx": info, "quantization": {**RECIPES["onnx"].record(), "layers": layers}}
 
 
 def main(argv=None) -> int:

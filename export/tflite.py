@@ -46,29 +46,34 @@ class Int32Inputs(torch.nn.Module):
         return self.module(input_ids.long(), attention_mask.long(), token_type_ids.long())
 
 
-def _run(cmd: list[str], *, log_file: Path, what: str) -> None:
+def _run(cmd: list[str], *, log_file: Path, what: str, keep_dir: Path) -> None:
     """Run a converter step in a subprocess; its chatter goes to `log_file`, a failure to one line."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     with open(log_file, "w") as out:
         done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     if done.returncode != 0:
+        kept = keep_dir / log_file.name  # the work dir is deleted on failure: keep the log beside the output
+        shutil.copyfile(log_file, kept)
+        if done.returncode == -9:
+            raise UserError(f"{what} was killed (out of memory?); close other work or use a larger machine; "
+                            f"log: {kept}")
         lines = [l.strip() for l in log_file.read_text(errors="replace").splitlines() if l.strip()]
-        errors = [l for l in lines if "error" in l.lower()] or lines or ["no output"]
-        raise UserError(f"{what} failed (exit {done.returncode}): {errors[-1][:300]}; full log: {log_file}")
+        errors = [l for l in lines if "error" in l.lower() and "oneDNN" not in l] or lines or ["no output"]
+        raise UserError(f"{what} failed (exit {done.returncode}): {errors[-1][:300]}; log: {kept}")
 
 
-def onnx_to_tflite(onnx_path: Path, out: Path, *, output_names, work: Path, int8: bool) -> None:
+def onnx_to_tflite(onnx_path: Path, out: Path, *, output_names, work: Path, int8: bool, keep_dir: Path) -> None:
     """onnx2tf on a copy (it rewrites its input), then the named-signature conversion."""
     work.mkdir(parents=True, exist_ok=True)
     source = work / "model.onnx"
     shutil.copyfile(onnx_path, source)
     onnx2tf = str(Path(sys.executable).parent / "onnx2tf")
     _run([onnx2tf, "-i", str(source), "-o", str(work / "saved_model"), *ONNX2TF_FLAGS],
-         log_file=work / "onnx2tf.log", what="onnx2tf")
+         log_file=work / "onnx2tf.log", what="onnx2tf", keep_dir=keep_dir)
     cmd = [sys.executable, "-m", "export._tflite_signature", str(work / "saved_model"), str(out),
            "--outputs", ",".join(output_names)] + (["--int8"] if int8 else [])
-    _run(cmd, log_file=work / "tflite_convert.log", what="TFLite conversion")
+    _run(cmd, log_file=work / "tflite_convert.log", what="TFLite conversion", keep_dir=keep_dir)
 
 
 def _write_assets(loaded, folder: Path) -> list[str]:
@@ -87,7 +92,8 @@ def convert(loaded, *, path, seq_len, options):
 
     export_onnx(Int32Inputs(mobile_module(loaded, options["graph"])).eval(), example, work / "static.onnx", input_names=loaded.input_names,
                 output_names=loaded.output_names, dynamic=False)
-    onnx_to_tflite(work / "static.onnx", path, output_names=loaded.output_names, work=work, int8=int8)
+    onnx_to_tflite(work / "static.onnx", path, output_names=loaded.output_names, work=work, int8=int8,
+                   keep_dir=path.parent.parent)
     census = op_census(path)
     flex = flex_ops(census)
     if flex:
@@ -107,10 +113,21 @@ def convert(loaded, *, path, seq_len, options):
             "fixed_shape": [1, seq_len],
             "op_census": census, "transpose_count": census.get("TRANSPOSE", 0), "flex_ops": flex,
             "weight_dtypes": {op: dict(c) for op, c in weight_dtypes(path).items()},
-            **({"quantization": "dynamic range: int8 weights, float activations (TFLiteConverter "
-                                "Optimize.DEFAULT without representative data)"} if int8 else {}),
         },
+        **({"quantization": _quantization(path)} if int8 else {}),
     }
+
+
+def _quantization(path) -> dict:
+    from quantize import RECIPES
+
+    dtypes = weight_dtypes(path)
+    return {**RECIPES["tflite"].record(),
+            "layers": {"quantized": {op: c["INT8"] for op, c in dtypes.items() if c.get("INT8")},
+                       "float": {f"{op} {dtype}": n for op, c in dtypes.items() for dtype, n in c.items()
+                                 if dtype.startswith("FLOAT")},
+                       "float_by_design": "LayerNorm, softmax and the attention matmuls (activation x activation) "
+                                          "stay float"}}
 
 
 def main(argv=None) -> int:

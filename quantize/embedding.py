@@ -1,0 +1,33 @@
+"""Weight-only int8 embeddings, for runtimes without a quantized embedding op (ExecuTorch's portable kernels).
+
+Each row of the table is stored as int8 with its own float scale (symmetric); a lookup gathers int8 rows and
+their scales and multiplies. Plain aten ops, so torch.export and every runtime handle it.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Int8Embedding(nn.Module):
+    def __init__(self, embedding: nn.Embedding):
+        super().__init__()
+        weight = embedding.weight.detach()
+        scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
+        self.register_buffer("qweight", torch.round(weight / scale).clamp(-127, 127).to(torch.int8))
+        self.register_buffer("scale", scale.to(torch.float32))
+
+    def forward(self, ids):
+        return self.qweight[ids].to(torch.float32) * self.scale[ids]
+
+
+def quantize_embeddings_(module: nn.Module) -> int:
+    """Replace every nn.Embedding in `module` (in place) with Int8Embedding; returns how many."""
+    count = 0
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Embedding):
+            setattr(module, name, Int8Embedding(child))
+            count += 1
+        else:
+            count += quantize_embeddings_(child)
+    return count
