@@ -10,12 +10,12 @@ from torch import nn
 
 def quantize_module(module: nn.Module) -> tuple[nn.Module, dict]:
     """quantize_dynamic on Linear (int8 weights, dynamic activations) and Embedding (uint8 rows)."""
-    from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig, quantize_dynamic
+    from torch.ao.quantization import float_qparams_weight_only_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantized = quantize_dynamic(copy.deepcopy(module).eval(), {
-            nn.Linear: default_dynamic_qconfig, nn.Embedding: float_qparams_weight_only_qconfig})
+            nn.Linear: per_channel_dynamic_qconfig, nn.Embedding: float_qparams_weight_only_qconfig})
     return quantized, census(quantized)
 
 

@@ -1,0 +1,137 @@
+"""int8 dynamic quantization: every format is smaller, close to fp32, and really quantizes the pointwise
+layers (SqueezeBERT's grouped convolutions) — each checked by reading the artifact itself."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+import export
+import models
+from export._tflite_ops import weight_dtypes
+from export._validate import eager_outputs, mean_cosine
+from export.runtimes import load_artifact
+from quantize.__main__ import quantize_artifact
+from tests.test_models import make_fine_tuned_squeezebert
+
+FORMATS = ["torchscript", "onnx", "tflite", "executorch"]
+# Tiny squeezebert, 2 layers: per layer q, k, v, intermediate, output x 4 groups + post-attention 1 = 21
+# linears, plus the pooler's dense.
+POINTWISE = 2 * 21 + 1
+
+
+@pytest.fixture(scope="module")
+def int8(tmp_path_factory):
+    made = {}
+
+    def make(fmt, name="squeezebert-tiny", weights="random", task=None):
+        key = (fmt, name, weights, task)
+        if key not in made:
+            root = tmp_path_factory.mktemp(f"{fmt}-{task}")
+            loaded = models.load(name, weights=weights, task=task)
+            fp32 = export.export(export.get_format(fmt), loaded, seq_len=48, out=root / "fp32")
+            made[key] = (loaded, fp32, quantize_artifact(fp32.dir, root / "int8"))
+        return made[key]
+    return make
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_int8_is_smaller_and_close_to_eager(int8, fmt):
+    loaded, fp32, q = int8(fmt)
+    assert q.path.name.endswith(f"_int8{fp32.path.suffix}") and q.manifest["precision"] == "int8"
+    assert q.path.stat().st_size <= 0.35 * fp32.path.stat().st_size
+    assert q.manifest["quantization"]["size_bytes"]["ratio"] <= 0.35
+    runtime = load_artifact(q.dir)
+    inputs = loaded.inputs(seq_len=48, batch=1, offset=4)
+    got, want = runtime.run(inputs), eager_outputs(loaded, inputs)
+    assert mean_cosine(got["last_hidden_state"], want["last_hidden_state"]) >= 0.99
+    assert q.manifest["validation"]["mean_cosine"]["last_hidden_state"] >= 0.99
+
+
+def test_torchscript_int8_runs_quantized_linears(int8):
+    _, _, q = int8("torchscript")
+    graph = str(torch.jit.load(str(q.path)).graph)
+    assert graph.count("quantized::linear_dynamic") == POINTWISE
+    assert "aten::linear" not in graph and "aten::conv1d" not in graph
+    assert graph.count("quantized::embedding_byte") == 3  # word, position, token type tables
+
+
+def test_onnx_int8_has_integer_matmuls_only(int8):
+    _, _, q = int8("onnx")
+    graph = onnx.load(str(q.path)).graph
+    ops = Counter(n.op_type for n in graph.node)
+    weights = {i.name for i in graph.initializer}
+    assert ops["MatMulInteger"] == POINTWISE and ops["ConvInteger"] == 0 and ops["Conv"] == 0
+    float_weight_matmuls = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")
+                            and any(i in weights for i in n.input)]
+    assert float_weight_matmuls == []
+
+
+def test_tflite_int8_quantizes_every_large_weight(int8):
+    _, _, q = int8("tflite")
+    dtypes = weight_dtypes(q.path)
+    fc = dtypes["FULLY_CONNECTED"]
+    assert fc["INT8"] > 0 and "FLOAT32" not in fc  # only sub-1024-element weights may stay float
+    assert "CONV_2D" not in dtypes
+
+
+def test_executorch_int8_quantizes_every_linear(int8):
+    _, _, q = int8("executorch")
+    layers = q.manifest["quantization"]["layers"]
+    assert layers["quantized"]["linear (XNNPACK dynamic int8)"] == POINTWISE
+    assert layers["quantized"]["int8 embeddings"] == 3 and layers["float"] == {}
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    program = deserialize_pte_binary(q.path.read_bytes())
+    program = getattr(program, "program", program)
+    operators = {op.name for plan in program.execution_plan for op in plan.operators}
+    assert not operators & {"aten::linear", "aten::mm", "aten::addmm", "aten::convolution"}  # all in XNNPACK
+
+
+# Measured on all-MiniLM-L6-v2 (BERT family, real weights): TFLite dynamic range keeps cosine >= 0.99; torch
+# quantize_dynamic gives 0.93 with fbgemm (0.987 with qnnpack, as phones run it) and ORT uint8 MatMulInteger also
+# falls below 0.99 (the FFN output dense, fed by GELU outliers, is the sensitive layer); ExecuTorch's PT2E
+# calibration of the unwrapped HF BERT fails in transformers' mask code. Strict xfail: these turn red when fixed.
+_REAL_WEIGHT_GAPS = {
+    "torchscript": "cosine 0.93 (fbgemm) on real BERT weights: FFN output dense needs float or per-token scales",
+    "onnx": "ORT uint8 dynamic MatMulInteger below 0.99 cosine on real BERT weights",
+    "executorch": "PT2E calibration of HF BERT: IndexError in transformers' mask code (needs a BERT mobile graph)",
+}
+
+
+@pytest.mark.parametrize("fmt", [pytest.param(f, marks=pytest.mark.xfail(f in _REAL_WEIGHT_GAPS, strict=True,
+                                                                          reason=_REAL_WEIGHT_GAPS.get(f, "")))
+                                 for f in FORMATS])
+def test_real_weights_keep_cosine_on_real_sentences(int8, fmt):
+    loaded, _, q = int8(fmt, name=str(models.real_bert_dir()), weights="hub")
+    runtime = load_artifact(q.dir)
+    cosines = []
+    for offset in range(0, len(models.SENTENCE_PAIRS)):
+        inputs = loaded.inputs(seq_len=48, batch=1, offset=offset)
+        cosines.append(mean_cosine(runtime.run(inputs)["last_hidden_state"],
+                                   eager_outputs(loaded, inputs)["last_hidden_state"]))
+    assert np.mean(cosines) >= 0.99, cosines
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "executorch"])
+def test_fine_tuned_logits_keep_their_argmax(int8, tmp_path_factory, fmt):
+    folder = make_fine_tuned_squeezebert(tmp_path_factory.mktemp("glue") / "glue")
+    loaded, _, q = int8(fmt, name=str(folder), weights="hub")
+    runtime = load_artifact(q.dir)
+    inputs = loaded.inputs(seq_len=48, batch=len(models.SENTENCE_PAIRS))
+    got = np.concatenate([runtime.run(loaded.inputs(seq_len=48, batch=1, offset=i))["logits"]
+                          for i in range(len(models.SENTENCE_PAIRS))])
+    want = eager_outputs(loaded, inputs)["logits"]
+    assert (got.argmax(-1) == want.argmax(-1)).all()
+
+
+def test_quantize_cli_refuses_a_mismatched_format(cli, int8, tmp_path):
+    _, fp32, _ = int8("onnx")
+    done = cli("quantize", "--format", "tflite", "--in", str(fp32.dir), "--out", str(tmp_path))
+    assert done.returncode == 2 and "--format tflite but" in done.stderr and "Traceback" not in done.stderr
+    done = cli("quantize", "--in", str(tmp_path / "nothing"), "--out", str(tmp_path))
+    assert done.returncode == 2 and "no manifest.json" in done.stderr
