@@ -24,3 +24,22 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """exported(fmt, name, task, seq_len) -> (loaded, artifact): one export per combination per test module,
+    shared by its tests (converters take seconds even on tiny configs)."""
+    import export
+    import models
+
+    made = {}
+
+    def make(fmt, name, task, seq_len):
+        key = (fmt, name, task, seq_len)
+        if key not in made:
+            loaded = models.load(name, weights="random", task=task)
+            out = tmp_path_factory.mktemp(f"{fmt}-{name}-{task}")
+            made[key] = (loaded, export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=out))
+        return made[key]
+    return make

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 
-import export
 import models
 from export._validate import eager_outputs
 from export.runtimes import ArtifactError, load_artifact
@@ -15,16 +14,8 @@ ATOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def pte(tmp_path_factory):
-    made = {}
-
-    def make(name, task):
-        if (name, task) not in made:
-            out = tmp_path_factory.mktemp(f"{name}-{task}")
-            loaded = models.load(name, weights="random", task=task)
-            made[(name, task)] = (loaded, export.export(export.get_format("executorch"), loaded, seq_len=64, out=out))
-        return made[(name, task)]
-    return make
+def pte(exported):
+    return lambda name, task: exported("executorch", name, task, 64)
 
 
 @pytest.mark.parametrize("task", models.TASKS)

@@ -17,19 +17,13 @@ ATOL = 1e-4  # issue ceiling 1e-3; we hold fp32 TFLite to the same 1e-4 as every
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    """One conversion per (model, task), shared by the tests below (onnx2tf takes ~15 s even when tiny).
-    seq_len 48, not 64: with seq_len == hidden size (64 in the tiny configs) onnx2tf's layout inference
-    mixes up the two axes and the pooler output comes out wrong (caught by validation)."""
-    made = {}
-
+def assets(exported):
+    """(loaded, asset folder) per (model, task). seq_len 48, not 64: with seq_len == hidden size (64 in the
+    tiny configs) onnx2tf's layout inference mixes up the two axes and the pooler output comes out wrong
+    (caught by validation)."""
     def make(name, task):
-        if (name, task) not in made:
-            out = tmp_path_factory.mktemp(f"{name}-{task}")
-            loaded = models.load(name, weights="random", task=task)
-            export.export(export.get_format("tflite"), loaded, seq_len=48, out=out)
-            made[(name, task)] = (loaded, out)
-        return made[(name, task)]
+        loaded, artifact = exported("tflite", name, task, 48)
+        return loaded, artifact.dir
     return make
 
 
