@@ -135,3 +135,16 @@ def test_quantize_cli_refuses_a_mismatched_format(cli, int8, tmp_path):
     assert done.returncode == 2 and "--format tflite but" in done.stderr and "Traceback" not in done.stderr
     done = cli("quantize", "--in", str(tmp_path / "nothing"), "--out", str(tmp_path))
     assert done.returncode == 2 and "no manifest.json" in done.stderr
+
+
+def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
+    """The benchmark script runs end to end (tiny model, few runs); the numbers themselves are not asserted."""
+    from quantize.bench import main
+
+    assert main(["--models", "bert-tiny", "--formats", "onnx", "--runs", "3", "--warmup", "1",
+                 "--out", str(tmp_path)]) == 0
+    bench = json.loads((tmp_path / "bench.json").read_text())
+    (row,) = bench["results"]
+    assert (row["model"], row["format"], row["runs"]) == ("bert-tiny", "onnx", 3)
+    assert len(row["times_ms"]["fp32"]) == len(row["times_ms"]["int8"]) == 3
+    assert row["int8_speedup"] == pytest.approx(row["fp32_median_ms"] / row["int8_median_ms"])

@@ -1,0 +1,125 @@
+"""`python -m quantize.bench`: fp32 vs int8 latency per format, side by side in one run (not a test).
+
+For each model and format: export fp32 (reused when `<out>/<model>/<format>-fp32` already holds it),
+quantize to int8, then time both in the desktop runtime, interleaved (fp32, int8, fp32, ...) so drift hits
+both, and print medians, p10/p90 and the int8 speedup. Results are written to `<out>/bench.json` after every
+pair, so an interrupted run keeps what it measured.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("quantize")
+
+
+def time_pair(runtimes: dict, inputs: dict, *, runs: int, warmup: int) -> dict[str, list[float]]:
+    """Interleaved timings in ms: each round runs every runtime once."""
+    for rt in runtimes.values():
+        for _ in range(warmup):
+            rt.run(inputs)
+    times = {k: [] for k in runtimes}
+    for _ in range(runs):
+        for key, rt in runtimes.items():
+            start = time.perf_counter()
+            rt.run(inputs)
+            times[key].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def _artifact(fmt: str, loaded, out: Path, seq_len: int):
+    import export
+    from export.runtimes import read_manifest
+
+    if (out / "manifest.json").is_file():
+        manifest = read_manifest(out)
+        if manifest["seq_len"] == seq_len and manifest["model"]["name"] == loaded.name:
+            return out
+    return export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=out).dir
+
+
+def run(args) -> list[dict]:
+    import models
+    from export.runtimes import load_artifact, read_manifest
+
+    from .__main__ import quantize_artifact
+
+    results, path = [], args.out / "bench.json"
+    for name in args.models.split(","):
+        loaded = models.load(name, weights=args.weights)
+        inputs = loaded.inputs(seq_len=args.seq_len)
+        for fmt in args.formats.split(","):
+            fp32_dir = _artifact(fmt, loaded, args.out / name / f"{fmt}-fp32", args.seq_len)
+            int8_dir = args.out / name / f"{fmt}-int8"
+            if not (int8_dir / "manifest.json").is_file():
+                quantize_artifact(fp32_dir, int8_dir, threads=args.threads)
+            runtimes = {"fp32": load_artifact(fp32_dir, threads=args.threads),
+                        "int8": load_artifact(int8_dir, threads=args.threads)}
+            times = time_pair(runtimes, inputs, runs=args.runs, warmup=args.warmup)
+            row = {"model": name, "format": fmt, "seq_len": args.seq_len, "threads": args.threads, "runs": args.runs,
+                   **{f"{k}_median_ms": float(np.median(v)) for k, v in times.items()},
+                   **{f"{k}_p10_ms": float(np.percentile(v, 10)) for k, v in times.items()},
+                   **{f"{k}_p90_ms": float(np.percentile(v, 90)) for k, v in times.items()},
+                   "int8_speedup": float(np.median(times["fp32"]) / np.median(times["int8"])),
+                   "size_ratio": read_manifest(int8_dir)["quantization"]["size_bytes"]["ratio"],
+                   "times_ms": {k: [round(t, 3) for t in v] for k, v in times.items()}}
+            results.append(row)
+            log.info("%-26s %-12s fp32 %7.1f ms  int8 %7.1f ms  speedup %.2fx  size %.2fx", name, fmt,
+                     row["fp32_median_ms"], row["int8_median_ms"], row["int8_speedup"], row["size_ratio"])
+            from export._files import write_json_atomic
+
+            write_json_atomic(path, {"machine": _machine(), "results": results})
+    _table(results)
+    return results
+
+
+def _machine() -> dict:
+    import os
+    import platform
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def _table(results: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="fp32 vs int8 (median ms, interleaved runs)")
+    for col in ("model", "format", "fp32", "int8", "speedup", "size"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r["model"], r["format"], f"{r['fp32_median_ms']:.1f}", f"{r['int8_median_ms']:.1f}",
+                      f"{r['int8_speedup']:.2f}x", f"{r['size_ratio']:.2f}x")
+    Console().print(table)
+
+
+def main(argv=None) -> int:
+    from export._cli import run_main
+    from export._files import ensure_writable_dir
+
+    p = argparse.ArgumentParser(prog="python -m quantize.bench", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased", help="comma-separated")
+    p.add_argument("--formats", default="torchscript,onnx,tflite,executorch", help="comma-separated")
+    p.add_argument("--weights", default="random", help="hub, random or a checkpoint folder")
+    p.add_argument("--seq-len", type=int, default=128, help="sequence length")
+    p.add_argument("--threads", type=int, default=2, help="runtime threads")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per precision")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
+    p.add_argument("--out", type=Path, default=Path("build/qbench"), help="artifacts and bench.json")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
+
+    def go(args):
+        ensure_writable_dir(args.out)
+        run(args)
+    return run_main(go, argv, parser=p)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
