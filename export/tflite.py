@@ -29,10 +29,10 @@ from models.mobile import mobile_module
 from models.errors import UserError
 
 from ._formats import register_format
+from ._onnx2tf_savedmodel import ONNX2TF_FLAGS
 from ._tflite_ops import flex_ops, op_census, weight_dtypes
 
 log = logging.getLogger("export")
-ONNX2TF_FLAGS = ["-rtpo", "Erf", "-osd", "-n"]
 
 
 class Int32Inputs(torch.nn.Module):
@@ -68,8 +68,7 @@ def onnx_to_tflite(onnx_path: Path, out: Path, *, output_names, work: Path, int8
     work.mkdir(parents=True, exist_ok=True)
     source = work / "model.onnx"
     shutil.copyfile(onnx_path, source)
-    onnx2tf = str(Path(sys.executable).parent / "onnx2tf")
-    _run([onnx2tf, "-i", str(source), "-o", str(work / "saved_model"), *ONNX2TF_FLAGS],
+    _run([sys.executable, "-m", "export._onnx2tf_savedmodel", str(source), str(work / "saved_model")],
          log_file=work / "onnx2tf.log", what="onnx2tf", keep_dir=keep_dir)
     cmd = [sys.executable, "-m", "export._tflite_signature", str(work / "saved_model"), str(out),
            "--outputs", ",".join(output_names)] + (["--int8"] if int8 else [])
@@ -98,7 +97,7 @@ def convert(loaded, *, path, seq_len, options):
     flex = flex_ops(census)
     if flex:
         raise UserError(f"{path.name} contains Select-TF ops {flex} that the stock LiteRT interpreter refuses; "
-                        "add their ONNX ops to -rtpo in export/tflite.py ONNX2TF_FLAGS")
+                        "add their ONNX ops to replace_to_pseudo_operators in export/_onnx2tf_savedmodel.py")
     log.info("op census: %s", ", ".join(f"{op} {n}" for op, n in census.items()))
     log.info("TRANSPOSE ops: %d", census.get("TRANSPOSE", 0))
     shutil.rmtree(work)
