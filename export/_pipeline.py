@@ -112,7 +112,7 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp
             "task": loaded.task,
             "format": fmt.name,
             "precision": precision,
-            "graph": options["graph"] if loaded.family == "squeezebert" else "reference",
+            "graph": options["graph"],
             "seq_len": seq_len,
             "dynamic_shapes": fmt.dynamic_shapes,
             "dynamic_batch": fmt.dynamic_shapes and fmt.dynamic_batch,

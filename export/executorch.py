@@ -26,7 +26,7 @@ def export_program(module, example: dict, *, input_names, max_seq_len: int):
     seq = torch.export.Dim("sequence", min=2, max=max_seq_len)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        return torch.export.export(module, args, dynamic_shapes={n: {1: seq} for n in input_names}, strict=False)
+        return torch.export.export(module, args, dynamic_shapes=tuple({1: seq} for _ in input_names), strict=False)
 
 
 def lower_to_xnnpack(program):

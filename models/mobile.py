@@ -103,11 +103,36 @@ class MobileSqueezeBert(nn.Module):
         return x, pooled
 
 
+class MobileBert(nn.Module):
+    """BERT is already dense Linear layers in token-major layout; only its mask is rewritten: the HF
+    embeddings and encoder are called with a plain additive float mask instead of transformers 5's mask
+    builder, which PT2E calibration chokes on (`IndexError: tensors used as indices must be long...`)."""
+
+    def __init__(self, hf_model, task: str):
+        super().__init__()
+        base = hf_model.bert if hasattr(hf_model, "bert") else hf_model
+        self.task, self.output_names = task, OUTPUT_NAMES[task]
+        self.embeddings, self.encoder, self.pooler = base.embeddings, base.encoder, base.pooler
+        self.classifier = hf_model.classifier if task == "sequence-classification" else None
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        x = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+        mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        x = self.encoder(x, attention_mask=mask)[0]
+        pooled = self.pooler(x)
+        if self.classifier is not None:
+            return (self.classifier(pooled),)
+        return x, pooled
+
+
+_MOBILE = {"squeezebert": MobileSqueezeBert, "bert": MobileBert}
+
+
 def mobile_module(loaded, graph: str = "mobile") -> nn.Module:
-    """The module exporters trace for `graph`: the mobile rewrite for SqueezeBERT, else the HF model as is
-    (BERT already is dense Linear layers in token-major layout)."""
+    """The module exporters trace for `graph`: the mobile rewrite of the model's family, or for "reference"
+    (and families without a rewrite) the Hugging Face model as is."""
     if graph not in GRAPHS:
         raise ValueError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
-    if graph == "reference" or loaded.family != "squeezebert":
+    if graph == "reference" or loaded.family not in _MOBILE:
         return loaded.module
-    return MobileSqueezeBert(loaded.hf_model, loaded.task).eval()
+    return _MOBILE[loaded.family](loaded.hf_model, loaded.task).eval()

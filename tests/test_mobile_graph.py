@@ -49,11 +49,17 @@ def test_no_convolution_left_and_every_pointwise_layer_is_quantizable():
     assert not [m for m in quantized.modules() if type(m) is torch.nn.Linear]
 
 
-def test_bert_has_no_rewrite():
-    loaded = models.load("bert-tiny", weights="random")
-    assert mobile_module(loaded) is loaded.module
-    assert mobile_module(models.load("squeezebert-tiny", weights="random"), "reference").__class__.__name__ == \
-        "TaskModule"
+@pytest.mark.parametrize("task", models.TASKS)
+def test_mobile_bert_only_replaces_the_mask_code(task):
+    loaded = models.load("bert-tiny", weights="random", task=task, seed=2)
+    mobile = mobile_module(loaded)
+    assert type(mobile).__name__ == "MobileBert"
+    assert sum(p.numel() for p in mobile.parameters()) == sum(p.numel() for p in loaded.module.parameters())
+    for batch, seq_len in [(1, 64), (2, 20)]:
+        inputs = loaded.inputs(seq_len=seq_len, batch=batch)
+        for want, got in zip(_run(loaded.module, inputs), _run(mobile, inputs)):
+            assert (got - want).abs().max().item() <= ATOL
+    assert mobile_module(loaded, "reference") is loaded.module
 
 
 @pytest.mark.parametrize("graph", ["mobile", "reference"])
