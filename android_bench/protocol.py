@@ -1,0 +1,153 @@
+"""The protocol, the same for every runner and device.
+
+Jobs run in rounds; within a round, for each format x precision x threads, the models run one after the
+other (A B A B ... across rounds) so drift hits both. Before a model follows another, the device cools
+down until its thermal readings are back to where the run started (capped). Optional big-core pinning uses
+a taskset mask of the cores with the highest max frequency. Each invocation's result is appended to the
+JSONL log before the next starts.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from .devices import DeviceError
+from .results import ResultLog, job_key
+from .parsers import ParseError
+from .runners import Pushed, RunnerError, Settings, runner_for
+
+log = logging.getLogger("android_bench")
+
+
+@dataclass(frozen=True)
+class Job:
+    model: str
+    format: str
+    precision: str
+    threads: int
+    round: int
+    order: int  # position in the run, recorded so drift can be checked afterwards
+
+
+def plan(models: list[str], formats: list[str], precisions: list[str], threads: list[int], rounds: int) -> list[Job]:
+    jobs = []
+    for r in range(rounds):
+        for fmt in formats:
+            for precision in precisions:
+                for t in threads:
+                    for model in models:
+                        jobs.append(Job(model, fmt, precision, t, r, len(jobs)))
+    return jobs
+
+
+def big_core_mask(max_freq_khz: list[int | None]) -> str | None:
+    """Hex taskset mask of the cores with the highest max frequency; None if frequencies are unknown."""
+    known = [f for f in max_freq_khz if f]
+    if not known or len(known) != len(max_freq_khz):
+        return None
+    top = max(known)
+    return format(sum(1 << i for i, f in enumerate(max_freq_khz) if f == top), "x")
+
+
+def _hotter(now: dict, start: dict, margin_c: float) -> bool:
+    if now.get("thermal_status") is not None and start.get("thermal_status") is not None \
+            and now["thermal_status"] > start["thermal_status"]:
+        return True
+    for key in ("battery_temp_c", "max_zone_temp_c"):
+        if now.get(key) is not None and start.get(key) is not None and now[key] > start[key] + margin_c:
+            return True
+    return False
+
+
+def cool_down(device, start: dict, *, cap_s: float, poll_s: float = 5.0, margin_c: float = 1.0) -> dict:
+    """Idle until the thermal readings are back to `start` (within margin_c), at most cap_s seconds."""
+    began = time.monotonic()
+    now = device.thermal()
+    while _hotter(now, start, margin_c) and time.monotonic() - began + poll_s <= cap_s:
+        time.sleep(poll_s)
+        now = device.thermal()
+    return {"waited_s": round(time.monotonic() - began, 1), "capped": _hotter(now, start, margin_c), "thermal": now}
+
+
+@dataclass
+class RunConfig:
+    run_id: str
+    settings: Settings
+    cooldown_cap_s: float = 120.0
+    pin_big_cores: bool = False
+    runner: str = "auto"
+    tools: Path | None = None
+    device_python: str = "python3"
+
+
+def new_run_id() -> str:
+    return time.strftime("run-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: RunConfig, results: ResultLog,
+               progress=None) -> int:
+    """Run the jobs not yet in `results` on one device; returns how many were measured now.
+
+    A runner failure is recorded and the run goes on; a lost device ends this device's run (what was
+    measured is already saved; --resume continues)."""
+    done = results.done()
+    todo = [j for j in jobs if job_key({"device": device.serial, **asdict(j)}) not in done]
+    if not todo:
+        return 0
+    facts = device.facts()
+    mask = big_core_mask(facts["max_freq_khz"]) if config.pin_big_cores else None
+    if config.pin_big_cores and mask is None:
+        log.warning("%s: per-core max frequencies unknown; not pinning", device.serial)
+    remote = device.remote_dir(config.run_id)
+    device.shell(f"mkdir -p {remote}/models {remote}/tools {remote}/py")
+    start_thermal = device.thermal()
+    prepared, pushed, measured, previous = set(), {}, 0, None
+    for job in todo:
+        runner = runner_for(job.format, kind=device.kind, tools=config.tools, python=config.device_python,
+                            prefer=config.runner)
+        settings = replace(config.settings, threads=job.threads, taskset=mask)
+        record = {"run_id": config.run_id, "device": device.serial, **asdict(job), "runner": runner.name,
+                  "settings": asdict(settings), "device_facts": facts, "time": time.time()}
+        try:
+            if runner.name not in prepared:
+                runner.prepare(device, remote, facts["abi"])
+                prepared.add(runner.name)
+            key = (job.model, job.format, job.precision)
+            if key not in pushed:
+                pushed[key] = _push_artifact(device, artifacts[key], f"{remote}/models/{job.model}-{job.format}-{job.precision}")
+            if previous is not None and previous != job.model:
+                record["cooldown"] = cool_down(device, start_thermal, cap_s=config.cooldown_cap_s)
+            record["thermal_before"] = device.thermal()
+            timing = runner.run(device, remote, pushed[key], settings)
+            record["thermal_after"] = device.thermal()
+            record["timing"] = timing.to_dict()
+            measured += 1
+            log.info("%s %s %s %s %dt round %d: %.2f ms", device.serial, job.model, job.format, job.precision,
+                     job.threads, job.round, timing.mean_ms)
+        except (RunnerError, ParseError) as exc:
+            record["error"] = str(exc)
+            log.error("%s", exc)
+        except DeviceError as exc:
+            record["error"] = str(exc)
+            results.append(record)
+            raise
+        finally:
+            previous = job.model
+        results.append(record)
+        if progress:
+            progress()
+    return measured
+
+
+def _push_artifact(device, folder: Path, remote: str) -> Pushed:
+    from export.runtimes import read_manifest
+
+    manifest = read_manifest(folder)
+    model_files = [manifest["file"]["name"], *[f["name"] for f in manifest.get("extra_files") or []]]
+    for name in ["manifest.json", *model_files]:
+        device.push(folder / name, f"{remote}/{name}")
+    return Pushed(model=f"{remote}/{model_files[0]}", folder=remote, manifest=manifest,
+                  files=[f"{remote}/{name}" for name in model_files])

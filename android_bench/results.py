@@ -1,0 +1,103 @@
+"""Results: a JSONL file appended the moment each measurement arrives, and the statistics over it.
+
+One line per runner invocation (warm-up + timed runs of one model). A run that is killed keeps every line
+already written; `--resume` skips the jobs whose line is there. Statistics: median, p10/p90 and a 10%
+trimmed mean per model, and the baseline/model latency ratio with a bootstrap 95% confidence interval.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+CLAIM = 4.3  # SqueezeBERT paper: 4.3x faster than bert-base-uncased on a Pixel 3
+JOB_KEYS = ("device", "model", "format", "precision", "threads", "round")
+
+
+class ResultLog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # one file shared by the per-device jobs
+
+    def records(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass  # the line being written when the run was killed
+        return records
+
+    def append(self, record: dict) -> None:
+        line = json.dumps(record) + "\n"
+        with self._lock, open(self.path, "a") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def done(self) -> set[tuple]:
+        return {job_key(r) for r in self.records() if "error" not in r}
+
+
+def job_key(record: dict) -> tuple:
+    return tuple(record[k] for k in JOB_KEYS)
+
+
+def samples_of(records: list[dict]) -> tuple[np.ndarray, str]:
+    """Per-run latencies when every tool printed them, else one mean per invocation."""
+    if records and all(r["timing"]["samples_ms"] for r in records):
+        return np.array([s for r in records for s in r["timing"]["samples_ms"]]), "per-run"
+    return np.array([r["timing"]["mean_ms"] for r in records]), "per-invocation mean"
+
+
+def describe(samples: np.ndarray) -> dict:
+    from scipy.stats import trim_mean
+
+    return {"n": int(samples.size), "median_ms": float(np.median(samples)),
+            "p10_ms": float(np.percentile(samples, 10)), "p90_ms": float(np.percentile(samples, 90)),
+            "trimmed_mean_ms": float(trim_mean(samples, 0.1))}
+
+
+def ratio_with_ci(baseline: np.ndarray, model: np.ndarray, *, n_boot: int = 2000, seed: int = 0) -> dict:
+    """median(baseline) / median(model), with a percentile bootstrap 95% interval (each group resampled)."""
+    rng = np.random.default_rng(seed)
+    boot_b = np.median(rng.choice(baseline, size=(n_boot, baseline.size)), axis=1)
+    boot_m = np.median(rng.choice(model, size=(n_boot, model.size)), axis=1)
+    ratios = boot_b / boot_m
+    return {"ratio": float(np.median(baseline) / np.median(model)),
+            "ci95": [float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))], "bootstrap": n_boot}
+
+
+def verdict(ratio: dict, *, claim: float = CLAIM) -> str:
+    lo, hi = ratio["ci95"]
+    text = f"{ratio['ratio']:.2f}x (95% CI {lo:.2f}-{hi:.2f})"
+    if lo > claim:
+        return f"{text}: faster than the paper's {claim}x"
+    if hi < claim:
+        return f"{text}: below the paper's {claim}x, claim not reproduced"
+    return f"{text}: consistent with the paper's {claim}x"
+
+
+def summarize(records: list[dict], *, baseline: str) -> dict:
+    """Per-model statistics and baseline/model ratios per device, format, precision and threads."""
+    ok = [r for r in records if "error" not in r]
+    groups: dict[tuple, list[dict]] = {}
+    for r in ok:
+        groups.setdefault((r["device"], r["format"], r["precision"], r["threads"], r["model"]), []).append(r)
+    latency, ratios = [], []
+    for (device, fmt, precision, threads, model), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        samples, kind = samples_of(rs)
+        latency.append({"device": device, "format": fmt, "precision": precision, "threads": threads, "model": model,
+                        "runner": rs[0]["runner"], "samples": kind, "invocations": len(rs), **describe(samples)})
+        if model != baseline and (device, fmt, precision, threads, baseline) in groups:
+            base, _ = samples_of(groups[(device, fmt, precision, threads, baseline)])
+            ratio = ratio_with_ci(base, samples)
+            ratios.append({"device": device, "format": fmt, "precision": precision, "threads": threads,
+                           "model": model, "baseline": baseline, **ratio, "verdict": verdict(ratio)})
+    return {"latency": latency, "ratios": ratios, "errors": [r for r in records if "error" in r], "claim": CLAIM}

@@ -1,0 +1,47 @@
+"""The Python runner, for devices with Python (this machine, Linux boards): android_bench/pyrunner.py there."""
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from pathlib import Path
+
+from ..parsers import ParseError, Timing
+from ..pyrunner import DONE_MARKER
+from . import Pushed, Runner, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+# What pyrunner.py imports, pushed beside it; the device needs only Python and the runtime libraries.
+SOURCES = ["android_bench/pyrunner.py", "models/errors.py", *[f"export/runtimes/{p.name}" for p in
+           sorted((ROOT / "export" / "runtimes").glob("*.py"))]]
+
+
+class PythonRunner(Runner):
+    name = "python"
+    tool = None
+    formats = ("torchscript", "onnx", "tflite", "executorch")
+
+    def prepare(self, device, remote_dir: str, abi: str) -> None:
+        for rel in SOURCES:
+            device.push(ROOT / rel, f"{remote_dir}/py/{rel.removeprefix('android_bench/')}")
+        with tempfile.TemporaryDirectory() as tmp:  # package markers: not the real __init__s, which import more
+            empty = Path(tmp) / "__init__.py"
+            empty.write_text("")
+            for pkg in ("models", "export"):
+                device.push(empty, f"{remote_dir}/py/{pkg}/__init__.py")
+
+    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
+        low, high = settings.id_range
+        return (f"{shlex.quote(self.python)} py/pyrunner.py --artifact {pushed.folder} --threads {settings.threads} "
+                f"--warmup {settings.warmup} --runs {settings.runs} --id-range {low},{high} --out result.json")
+
+    def parse(self, output: str, device, remote_dir: str) -> Timing:
+        if DONE_MARKER not in output:
+            raise ParseError(f"the Python runner did not finish; its output: {output.strip()[-200:]!r}")
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "result.json"
+            device.pull(f"{remote_dir}/result.json", local)
+            result = json.loads(local.read_text())
+        samples = result["samples_ms"]
+        return Timing(mean_ms=sum(samples) / len(samples), count=len(samples), samples_ms=samples,
+                      extra={"load_ms": result["load_ms"], "runtime": result["runtime"], "python": result["python"]})

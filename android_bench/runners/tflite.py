@@ -1,0 +1,23 @@
+"""TFLite `benchmark_model` (LiteRT's native benchmark binary)."""
+from __future__ import annotations
+
+from ..parsers import Timing, parse_tflite_benchmark_model
+from . import Pushed, Runner, Settings, input_value_ranges
+
+
+class TfliteBenchmarkModelRunner(Runner):
+    name = "tflite-benchmark_model"
+    tool = "benchmark_model"
+    formats = ("tflite",)
+    where_to_get = ("prebuilt nightly android_aarch64_benchmark_model, or bazel build "
+                    "//tensorflow/lite/tools/benchmark:benchmark_model; https://ai.google.dev/edge/litert/models/measurement")
+
+    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
+        ranges = input_value_ranges(pushed.manifest, settings)
+        value_range = ":".join(f"{name},{lo},{hi}" for name, (lo, hi) in ranges.items())
+        return (f"./tools/{self.tool} --graph={pushed.model} --num_threads={settings.threads} "
+                f"--warmup_runs={settings.warmup} --num_runs={settings.runs} --min_secs=0 "
+                f"--use_xnnpack=true --input_layer_value_range={value_range}")
+
+    def parse(self, output: str, device, remote_dir: str) -> Timing:
+        return parse_tflite_benchmark_model(output)

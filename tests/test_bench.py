@@ -1,0 +1,134 @@
+"""android_bench on this machine (the `local` device): the whole flow, resume after a kill, statistics."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from android_bench.devices import parse_facts
+from android_bench.protocol import big_core_mask, plan
+from android_bench.results import ratio_with_ci, summarize, verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny", "--weights", "random", "--seq-len", "48"]
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    """Tiny TFLite and ONNX artifacts of both models, exported once for the module through the harness."""
+    folder = tmp_path_factory.mktemp("bench-artifacts")
+    from android_bench.artifacts import ensure_artifact
+
+    for model in ("squeezebert-tiny", "bert-tiny"):
+        for fmt in ("onnx", "tflite"):
+            ensure_artifact(folder, model, fmt, "fp32", weights="random", seq_len=48)
+    return folder
+
+
+def bench(*args, out: Path, artifacts: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "android_bench", *TINY, "--artifacts", str(artifacts),
+                           "--out", str(out), *args], cwd=ROOT, capture_output=True, text=True, timeout=600, **kw)
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+def test_local_run_writes_every_report(tmp_path, artifacts):
+    done = bench("--formats", "tflite,onnx", "--threads", "1", "--rounds", "2", "--runs", "30", "--device", "local",
+                 out=tmp_path, artifacts=artifacts)
+    assert done.returncode == 0, done.stderr
+    records = lines(tmp_path / "results.jsonl")
+    assert len(records) == 2 * 2 * 2  # models x formats x rounds
+    assert [r["model"] for r in records[:2]] == ["squeezebert-tiny", "bert-tiny"]  # A B interleaved
+    assert [r["order"] for r in records] == list(range(8))
+    assert all(len(r["timing"]["samples_ms"]) == 30 and r["runner"] == "python" for r in records)
+    assert records[0]["device_facts"]["cores"] == os.cpu_count()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert {(r["format"], r["model"]) for r in summary["ratios"]} == {("tflite", "squeezebert-tiny"),
+                                                                       ("onnx", "squeezebert-tiny")}
+    for r in summary["ratios"]:
+        assert r["ci95"][0] <= r["ratio"] <= r["ci95"][1]
+    assert "bert-tiny / squeezebert-tiny" in done.stdout and "95% CI" in done.stdout
+    csv = (tmp_path / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("device,model,format") and len(csv) == 5
+    assert (tmp_path / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_killed_run_resumes_without_losing_a_measurement(tmp_path, artifacts):
+    args = ["--formats", "onnx", "--threads", "1", "--rounds", "3", "--runs", "30", "--device", "local"]
+    proc = subprocess.Popen([sys.executable, "-m", "android_bench", *TINY, "--artifacts", str(artifacts),
+                             "--out", str(tmp_path), *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    results = tmp_path / "results.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not results.is_file() or len(results.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = results.read_text().splitlines()
+    assert 2 <= len(before) < 6, "the kill should land mid-run"
+
+    again = bench(*args, out=tmp_path, artifacts=artifacts)
+    assert again.returncode == 2 and "--resume" in again.stderr  # never appends to old results silently
+
+    resumed = bench(*args, "--resume", out=tmp_path, artifacts=artifacts)
+    assert resumed.returncode == 0, resumed.stderr
+    after = results.read_text().splitlines()
+    assert after[:len(before)] == before  # what was measured is kept as it was
+    keys = [(r["model"], r["round"]) for r in map(json.loads, after)]
+    assert sorted(keys) == sorted((m, r) for m in ("squeezebert-tiny", "bert-tiny") for r in range(3))
+
+
+def test_bad_format_is_one_line(tmp_path, artifacts):
+    done = bench("--formats", "coreml", out=tmp_path, artifacts=artifacts)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "unknown format(s) coreml" in done.stderr
+
+
+def test_plan_interleaves_models_in_every_round():
+    jobs = plan(["a", "b"], ["tflite"], ["fp32", "int8"], [1, 4], rounds=2)
+    assert [j.model for j in jobs] == ["a", "b"] * 8
+    assert [j.order for j in jobs] == list(range(16))
+
+
+def test_big_core_mask_from_max_frequencies():
+    assert big_core_mask([1_766_400] * 4 + [2_803_200] * 4) == "f0"  # Pixel 3: 4 little + 4 big cores
+    assert big_core_mask([1_800_000, None]) is None  # unknown: no pinning rather than a guess
+
+
+def test_facts_missing_are_recorded_not_guessed():
+    text = ("prop.ro.product.model=Pixel 3\nprop.ro.soc.model=\nprop.ro.board.platform=sdm845\n"
+            "prop.ro.product.cpu.abi=arm64-v8a\ncores=2\nmaxfreq.0=1766400\nmaxfreq.1=\ngovernor.0=schedutil\n"
+            "thermal_status=\nbattery_temp=293\nzone_temp=\n")
+    facts = parse_facts(text)
+    assert facts["model"] == "Pixel 3" and facts["soc"] == "sdm845" and facts["battery_temp_c"] == 29.3
+    assert facts["max_freq_khz"] == [1766400, None]
+    assert {"thermal_status", "android_version", "max_zone_temp_c"} <= set(facts["missing"])
+
+
+def test_ratio_interval_covers_the_true_ratio():
+    rng = np.random.default_rng(1)
+    bert = rng.normal(430.0, 10.0, 90)
+    squeeze = rng.normal(100.0, 3.0, 90)
+    ratio = ratio_with_ci(bert, squeeze)
+    assert ratio["ci95"][0] < 4.3 < ratio["ci95"][1]
+    assert "consistent with the paper's 4.3x" in verdict(ratio)
+    assert "not reproduced" in verdict({"ratio": 2.6, "ci95": [2.5, 2.7]})
+
+
+def test_summary_keeps_failed_jobs_apart():
+    ok = {"device": "d", "format": "onnx", "precision": "fp32", "threads": 1, "runner": "python", "round": 0}
+    records = [{**ok, "model": "bert", "timing": {"mean_ms": 4.0, "samples_ms": [4.0, 4.2, 3.9]}},
+               {**ok, "model": "sq", "timing": {"mean_ms": 1.0, "samples_ms": [1.0, 1.1, 0.9]}},
+               {**ok, "model": "sq", "round": 1, "error": "runner exited 1"}]
+    summary = summarize(records, baseline="bert")
+    assert [r["model"] for r in summary["ratios"]] == ["sq"] and summary["ratios"][0]["ratio"] == 4.0
+    assert len(summary["errors"]) == 1
