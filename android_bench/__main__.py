@@ -116,6 +116,9 @@ def main(args) -> None:
     print(f"wrote {results.path}, {', '.join(str(p) for p in paths.values())}")
     if failures:
         raise UserError(f"{failures[0]} (measurements so far are in {results.path})")
+    if summary["errors"]:
+        raise UserError(f"{len(summary['errors'])} job(s) failed, the first: {summary['errors'][0]['error']} "
+                        f"(the others are measured; fix it and rerun with --resume)")
 
 
 if __name__ == "__main__":

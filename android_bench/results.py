@@ -100,4 +100,6 @@ def summarize(records: list[dict], *, baseline: str) -> dict:
             ratio = ratio_with_ci(base, samples)
             ratios.append({"device": device, "format": fmt, "precision": precision, "threads": threads,
                            "model": model, "baseline": baseline, **ratio, "verdict": verdict(ratio)})
-    return {"latency": latency, "ratios": ratios, "errors": [r for r in records if "error" in r], "claim": CLAIM}
+    measured = {job_key(r) for r in ok}
+    failed = [r for r in records if "error" in r and job_key(r) not in measured]  # not since retried by --resume
+    return {"latency": latency, "ratios": ratios, "errors": failed, "claim": CLAIM}
