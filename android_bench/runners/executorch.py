@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..parsers import Timing, parse_executor_runner
-from . import Pushed, Runner, Settings
+from . import Pushed, Runner, Settings, input_value_ranges
 
 
 class ExecutorchRunner(Runner):
@@ -13,9 +13,13 @@ class ExecutorchRunner(Runner):
                     "build android_bench/native/et_bench_runner.cpp with the Android NDK against ExecuTorch")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
-        low, high = settings.id_range
+        # A .pte carries no input names: one range per input, in input order; and the export's sequence
+        # length, since the declared shape is the dynamic axis's upper bound.
+        ranges = input_value_ranges(pushed.manifest, settings)
+        value_range = ":".join(f"{lo},{hi}" for lo, hi in ranges.values())
+        shapes = ",".join(f"1x{pushed.manifest['seq_len']}" for _ in ranges)
         return (f"./tools/{self.tool} --model {pushed.model} --warmup {settings.warmup} --num-runs {settings.runs} "
-                f"--threads {settings.threads} --input-value-range {low},{high - 1}")
+                f"--threads {settings.threads} --input-value-range {value_range} --input-shapes {shapes}")
 
     def prepare(self, device, remote_dir: str, abi: str) -> None:
         # The runner ships with the shared libraries it links ($ORIGIN rpath): push the whole folder.
