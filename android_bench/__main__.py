@@ -48,9 +48,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=3, help="rounds of A B model alternation")
     p.add_argument("--runs", type=int, default=30, help="timed runs per invocation (at least 30 for the statistics)")
     p.add_argument("--warmup", type=int, default=5, help="untimed warm-up runs per invocation")
-    p.add_argument("--runner", choices=("auto", "python"), default="auto",
-                   help="auto: the native tool per format on adb devices, Python on local; python: the Python "
-                        "runner everywhere (devices with Python, e.g. Linux boards)")
+    p.add_argument("--runner", choices=("auto", "native", "python"), default="auto",
+                   help="auto: the native tool per format on adb devices, Python on local; native: the native "
+                        "tools everywhere (from --tools); python: the Python runner everywhere (devices with "
+                        "Python, e.g. Linux boards)")
     p.add_argument("--tools", type=Path, default=None,
                    help="folder with the native tools by ABI: DIR/arm64-v8a/benchmark_model, ...")
     p.add_argument("--device-python", default="python3", help="Python on the device, for --runner python")

@@ -132,3 +132,28 @@ def test_summary_keeps_failed_jobs_apart():
     summary = summarize(records, baseline="bert")
     assert [r["model"] for r in summary["ratios"]] == ["sq"] and summary["ratios"][0]["ratio"] == 4.0
     assert len(summary["errors"]) == 1
+
+
+def test_native_executorch_runner_through_the_harness(tmp_path):
+    """--runner native on this machine: the harness pushes et_bench_runner + libraries and a .pte, runs the
+    tool with per-input value ranges and the export's shape, and parses its executor_runner output."""
+    from android_bench.native import build
+
+    tools = tmp_path / "tools"
+    try:
+        build.build_runner(tools)
+    except build.BuildError as exc:
+        pytest.skip(str(exc))
+    done = bench("--formats", "executorch", "--threads", "1", "--rounds", "1", "--runs", "30", "--device", "local",
+                 "--runner", "native", "--tools", str(tools), out=tmp_path / "out", artifacts=tmp_path / "artifacts")
+    assert done.returncode == 0, done.stderr
+    rs = lines(tmp_path / "out" / "results.jsonl")
+    assert [r["runner"] for r in rs] == ["executorch-runner"] * 2
+    assert all(len(r["timing"]["samples_ms"]) == 30 and r["timing"]["extra"]["load_ms"] > 0 for r in rs)
+
+
+def test_missing_native_tool_names_the_file_and_where_to_get_it(tmp_path, artifacts):
+    done = bench("--formats", "tflite", "--threads", "1", "--rounds", "1", "--device", "local", "--runner", "native",
+                 "--tools", str(tmp_path / "tools"), out=tmp_path / "out", artifacts=artifacts)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert "tools/x86_64/benchmark_model" in done.stderr and "ai.google.dev" in done.stderr

@@ -96,7 +96,8 @@ def input_value_ranges(manifest: dict, settings: Settings) -> dict[str, tuple[in
 
 
 def runner_for(fmt: str, *, kind: str, tools: Path | None, python: str, prefer: str = "auto") -> Runner:
-    """The runner for an artifact format on a device kind: native tools on adb devices, Python locally."""
+    """The runner for an artifact format: `prefer` python or native, or auto (native on adb devices, Python on
+    this machine)."""
     from .executorch import ExecutorchRunner
     from .onnxruntime import OrtPerfTestRunner
     from .python import PythonRunner
