@@ -46,6 +46,8 @@ echo "thermal_status=$(dumpsys thermalservice 2>/dev/null | grep -m1 'Thermal St
 echo "battery_temp=$(dumpsys battery 2>/dev/null | grep -m1 'temperature' | sed 's/[^0-9]//g')"
 echo "zone_temp=$(cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null | sort -n | tail -1)"
 """
+# No trailing newline: adbutils appends `; echo EXIT:$?`, and a line starting with `;` is a syntax error.
+FACTS_SCRIPT = FACTS_SCRIPT.strip()
 THERMAL_SCRIPT = FACTS_SCRIPT[FACTS_SCRIPT.index('echo "thermal_status'):]
 
 ABI_BY_MACHINE = {"x86_64": "x86_64", "aarch64": "arm64-v8a", "armv7l": "armeabi-v7a", "i686": "x86"}
