@@ -1,0 +1,91 @@
+"""FLOP counts (FlopCounterMode on the real module == the config's formula) and this machine's roofline."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import models
+from android_bench.flops import analytic_macs, count_flops, count_module_flops, main, parser, roofline
+from export._cli import run_main
+
+TINY = [name for name, spec in models.REGISTRY.items() if spec.testing]
+GROUP_KEYS = ("q_groups", "k_groups", "v_groups", "post_attention_groups", "intermediate_groups", "output_groups")
+
+
+@pytest.mark.parametrize("task", models.TASKS)
+@pytest.mark.parametrize("name", TINY)
+def test_counter_equals_formula(name, task):
+    result = count_flops(name, seq_len=32, batch=2, task=task)  # raises if the two disagree
+    config = models.load(name, weights="random", task=task).config
+    expected = {k: 2 * v for k, v in analytic_macs(config, seq_len=32, batch=2, task=task).items()}
+    assert result["breakdown_flops"] == expected
+    assert result["flops"] == sum(expected.values()) == 2 * result["macs"]
+    assert ("classifier" in expected) == (task == "sequence-classification")
+
+
+def _squeezebert_flops(**groups) -> dict:
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.for_model(**{**models.REGISTRY["squeezebert-tiny"].config_dict(), **groups})
+    model = AutoModel.from_config(config).eval()
+    ids = torch.ones(1, 16, dtype=torch.long)
+    counted = count_module_flops(model, (ids,))
+    assert counted["categories"] == {k: 2 * v for k, v in analytic_macs(config, seq_len=16).items()}
+    return counted
+
+
+def test_grouped_conv_counts_one_gth_of_dense():
+    tiny = models.REGISTRY["squeezebert-tiny"].config_dict()
+    assert tiny["intermediate_groups"] == tiny["output_groups"] == 4
+    grouped = _squeezebert_flops()
+    dense = _squeezebert_flops(**{k: 1 for k in GROUP_KEYS})
+    assert grouped["categories"]["ffn"] * 4 == dense["categories"]["ffn"]
+    assert grouped["by_op"]["aten.convolution"] < dense["by_op"]["aten.convolution"]
+    # with every group at 1, SqueezeBERT's convs are BERT's Linears: the same count as tiny BERT
+    bert = count_flops("bert-tiny", seq_len=16)
+    assert dense["flops"] == bert["flops"]
+
+
+def test_full_size_ratio_matches_the_paper():
+    squeeze = count_flops("squeezebert-mnli-headless", seq_len=128)
+    bert = count_flops("bert-base-uncased", seq_len=128)
+    assert squeeze["gflops"] == pytest.approx(7.40, abs=0.01)
+    assert bert["gflops"] == pytest.approx(22.35, abs=0.01)
+    assert 2.9 <= bert["flops"] / squeeze["flops"] <= 3.1
+
+
+def test_roofline_on_this_machine():
+    r = roofline()
+    for key in ("cores", "fma_units", "simd_fp32_lanes", "frequency_ghz", "peak_gflops"):
+        assert r[key] is not None and r[key] > 0, (key, r["sources"].get(key))
+    factors = r["cores"] * r["fma_units"] * r["simd_fp32_lanes"] * r["frequency_ghz"]
+    assert r["peak_gflops"] == pytest.approx(2 * factors)
+    assert set(r["sources"]) == {"cores", "fma_units", "simd_fp32_lanes", "frequency_ghz"}
+    assert all(r["sources"].values())
+
+
+def test_cli_writes_json(cli, tmp_path):
+    out = tmp_path / "flops.json"
+    proc = cli("android_bench.flops", "--models", "squeezebert-tiny,bert-tiny", "--seq-len", "32",
+               "--latency-ms", "bert-tiny=2.5", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert [m["model"] for m in report["models"]] == ["squeezebert-tiny", "bert-tiny"]
+    assert report["models"][0]["ratio_to_first"] == 1.0
+    assert report["models"][1]["achieved_gflop_per_s"] == pytest.approx(report["models"][1]["flops"] / 2.5e6)
+    assert report["roofline"]["peak_gflops"] > 0
+    assert "GFLOPs" in proc.stdout and "roofline" in proc.stdout
+
+
+@pytest.mark.parametrize("argv, expect", [
+    (["--models", "squeezebert-tiny,no-such-model"], "unknown model 'no-such-model': choose one of"),
+    (["--models", "bert-tiny", "--latency-ms", "squeezebert-tiny=3"], "--latency-ms"),
+])
+def test_bad_input_is_one_line(argv, expect, capsys):
+    assert run_main(main, argv, parser=parser()) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and expect in err and "Traceback" not in err
+    if "unknown model" in expect:
+        assert all(name in err for name in models.REGISTRY)
