@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +13,7 @@ import models
 from android_bench.flops import analytic_macs, count_flops, count_module_flops, main, parser, roofline
 from export._cli import run_main
 
+REPO = Path(__file__).resolve().parents[1]
 TINY = [name for name, spec in models.REGISTRY.items() if spec.testing]
 GROUP_KEYS = ("q_groups", "k_groups", "v_groups", "post_attention_groups", "intermediate_groups", "output_groups")
 
@@ -89,3 +93,18 @@ def test_bad_input_is_one_line(argv, expect, capsys):
     assert len(err.splitlines()) == 1 and expect in err and "Traceback" not in err
     if "unknown model" in expect:
         assert all(name in err for name in models.REGISTRY)
+
+
+def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
+    """android_bench.efficiency end to end on tiny configs (numbers are meaningless at this size)."""
+    done = subprocess.run([sys.executable, "-m", "android_bench.efficiency", "--models", "squeezebert-tiny,bert-tiny",
+                           "--seq-len", "48", "--formats", "onnx", "--precisions", "fp32", "--threads", "1",
+                           "--runs", "3", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "efficiency.json").read_text())
+    paths = {(r["model"], r["path"]) for r in report["results"]}
+    assert {("squeezebert-tiny", "onnx-fp32"), ("bert-tiny", "peer-onnx")} <= paths
+    assert all(r["gflop_per_s"] > 0 and 0 < r["roofline_fraction"] < 1 for r in report["results"])
+    assert {r["path"] for r in report["ratios"]} >= {"onnx-fp32", "peer-onnx"}
+    assert report["best_ours_vs_best_peer"]["1"]["ours"]["path"] == "onnx-fp32"

@@ -1,0 +1,202 @@
+"""`python -m android_bench.efficiency`: our artifacts against the peer paths, per FLOP (a benchmark, not a test).
+
+For each model (SqueezeBERT and BERT-base by default) at one sequence length, batch 1, and each thread count:
+our artifacts per format and precision, and two peer paths, timed in the desktop runtimes in one run:
+- `peer-onnx`: a plain `torch.onnx.export` of the Hugging Face model run by ONNX Runtime (what an
+  Optimum-style export gives: no graph rewrite, no quantization);
+- `peer-litert-torch`: a plain `litert_torch.convert` of the Hugging Face model, when litert-torch is installed.
+Every path of a (threads) group is timed interleaved (A B C ..., repeated) so drift hits all of them. Printed
+and saved (JSON, after every group): median latency, the BERT/SqueezeBERT ratio per path, achieved GFLOP/s and
+its fraction of this machine's roofline, and our best SqueezeBERT artifact against the best peer path.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from export._cli import run_main
+
+log = logging.getLogger("android_bench")
+PEERS = ("peer-onnx", "peer-litert-torch")
+
+
+def _peer_artifact(path_name: str, loaded, folder: Path, seq_len: int) -> Path | None:
+    """The peer path's model file, converted once and reused; None when its converter is not installed."""
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    example = loaded.inputs(seq_len=seq_len, batch=1)
+    args = tuple(torch.from_numpy(example[n]) for n in loaded.input_names)
+    module = loaded.module.eval()
+    if path_name == "peer-onnx":
+        out = folder / "model.onnx"
+        if not out.is_file():
+            torch.onnx.export(module, args, str(out), input_names=loaded.input_names,
+                              output_names=loaded.output_names, opset_version=17, dynamo=False,
+                              dynamic_axes={n: {0: "batch", 1: "sequence"} for n in loaded.input_names})
+        return out
+    try:
+        import litert_torch
+    except ImportError:
+        return None
+    out = folder / "model.tflite"
+    if not out.is_file():
+        litert_torch.convert(module, args).export(str(out))
+    return out
+
+
+class _LitertTorchPeer:
+    """litert-torch names its inputs args_0, args_1, ... and makes them int32: feed by position."""
+
+    def __init__(self, path: Path, input_names: list[str], threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.runner = Interpreter(model_path=str(path), num_threads=threads).get_signature_runner()
+        self.input_names = input_names
+
+    def run(self, inputs):
+        return self.runner(**{f"args_{i}": inputs[n].astype(np.int32) for i, n in enumerate(self.input_names)})
+
+
+def _open(path: Path, loaded, threads: int):
+    from export.runtimes import open_runtime
+
+    if path.suffix == ".tflite":
+        return _LitertTorchPeer(path, loaded.input_names, threads)
+    return open_runtime(path, input_names=loaded.input_names, output_names=loaded.output_names, threads=threads)
+
+
+def run(args) -> dict:
+    import models
+    from export._files import write_json_atomic
+    from quantize.bench import time_pair
+
+    from .artifacts import ensure_artifact
+    from .flops import count_flops, roofline
+
+    machine = roofline()
+    report = {"seq_len": args.seq_len, "runs": args.runs, "weights": args.weights, "roofline": machine, "results": []}
+    if args.weights == "random":  # latency does not depend on the values; say so anyway, as every manifest does
+        report["warning"] = "random weights (seeded): latency only, outputs are meaningless"
+    names = args.models.split(",")
+    loaded = {n: models.load(n, weights=args.weights) for n in names}
+    flops = {n: count_flops(n, seq_len=args.seq_len)["flops"] for n in names}
+    paths = {}  # (model, path name) -> model file or artifact folder
+    for n in names:
+        for fmt in args.formats.split(","):
+            for precision in args.precisions.split(","):
+                paths[(n, f"{fmt}-{precision}")] = ensure_artifact(args.out / "artifacts", n, fmt, precision,
+                                                                    weights=args.weights, seq_len=args.seq_len)
+        for peer in PEERS:
+            file = _peer_artifact(peer, loaded[n], args.out / "peers" / n / peer, args.seq_len)
+            if file is not None:
+                paths[(n, peer)] = file
+    for threads in [int(t) for t in args.threads.split(",")]:
+        from export.runtimes import load_artifact
+
+        runtimes, inputs = {}, {}
+        for (n, path_name), where in paths.items():
+            runtimes[(n, path_name)] = (load_artifact(where, threads=threads) if where.is_dir()
+                                        else _open(where, loaded[n], threads))
+        # one interleaved round robin over every path; inputs differ only by model
+        feeds = {n: loaded[n].inputs(seq_len=args.seq_len, batch=1) for n in names}
+        times = _interleaved(runtimes, feeds, runs=args.runs, warmup=args.warmup)
+        peak = machine["peak_gflops"] * min(threads, machine["cores"]) / machine["cores"] if machine.get("peak_gflops") else None
+        for (n, path_name), samples in times.items():
+            median = float(np.median(samples))
+            gflops = flops[n] / median / 1e6
+            report["results"].append({"model": n, "path": path_name, "threads": threads, "median_ms": median,
+                                      "p10_ms": float(np.percentile(samples, 10)),
+                                      "p90_ms": float(np.percentile(samples, 90)),
+                                      "gflop_per_s": gflops, "roofline_fraction": gflops / peak if peak else None})
+        write_json_atomic(args.out / "efficiency.json", _with_ratios(report, names))
+        del runtimes
+    report = _with_ratios(report, names)
+    write_json_atomic(args.out / "efficiency.json", report)
+    _print(report, names)
+    return report
+
+
+def _interleaved(runtimes: dict, feeds: dict, *, runs: int, warmup: int) -> dict:
+    import time
+
+    for (n, _), rt in runtimes.items():
+        for _ in range(warmup):
+            rt.run(feeds[n])
+    times = {k: [] for k in runtimes}
+    for _ in range(runs):
+        for (n, path_name), rt in runtimes.items():
+            start = time.perf_counter()
+            rt.run(feeds[n])
+            times[(n, path_name)].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def _with_ratios(report: dict, names: list[str]) -> dict:
+    """BERT/SqueezeBERT per path and threads; our best SqueezeBERT vs the best peer path."""
+    if len(names) < 2:
+        return report
+    subject, baseline = names[0], names[1]
+    rows = {(r["model"], r["path"], r["threads"]): r for r in report["results"]}
+    ratios = [{"path": p, "threads": t, "ratio": rows[(baseline, p, t)]["median_ms"] / r["median_ms"]}
+              for (m, p, t), r in rows.items() if m == subject and (baseline, p, t) in rows]
+    best = {}
+    for (m, p, t), r in rows.items():
+        if m != subject:
+            continue
+        kind = "peer" if p in PEERS else "ours"
+        if t not in best.setdefault(kind, {}) or r["median_ms"] < best[kind][t]["median_ms"]:
+            best[kind][t] = {"path": p, "median_ms": r["median_ms"]}
+    versus = {t: {"ours": best["ours"][t], "peer": best["peer"][t],
+                  "ours_over_peer": best["ours"][t]["median_ms"] / best["peer"][t]["median_ms"]}
+              for t in best.get("ours", {}) if t in best.get("peer", {})}
+    return {**report, "ratios": ratios, "best_ours_vs_best_peer": versus}
+
+
+def _print(report: dict, names: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"seq {report['seq_len']}, batch 1: median latency and efficiency")
+    for col in ("model", "path", "threads", "median ms", "p10-p90", "GFLOP/s", "of roofline"):
+        table.add_column(col)
+    for r in report["results"]:
+        frac = f"{100 * r['roofline_fraction']:.1f}%" if r["roofline_fraction"] is not None else "?"
+        table.add_row(r["model"], r["path"], str(r["threads"]), f"{r['median_ms']:.1f}",
+                      f"{r['p10_ms']:.1f}-{r['p90_ms']:.1f}", f"{r['gflop_per_s']:.1f}", frac)
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    console.print(table)
+    for r in report.get("ratios", []):
+        console.print(f"{names[1]} / {names[0]}  {r['path']:<22} {r['threads']}t  {r['ratio']:.2f}x")
+    for t, v in report.get("best_ours_vs_best_peer", {}).items():
+        console.print(f"{t}t: ours {v['ours']['path']} {v['ours']['median_ms']:.1f} ms vs peer {v['peer']['path']} "
+                      f"{v['peer']['median_ms']:.1f} ms = {v['ours_over_peer']:.2f}x")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m android_bench.efficiency", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased",
+                   help="the subject first, the baseline second")
+    p.add_argument("--formats", default="onnx,tflite,executorch", help="our artifact formats")
+    p.add_argument("--precisions", default="fp32,int8", help="our precisions")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    p.add_argument("--seq-len", type=int, default=128, help="sequence length")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per path (interleaved)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed runs per path first")
+    p.add_argument("--weights", default="random", help="hub, a checkpoint folder, or random (recorded)")
+    p.add_argument("--out", type=Path, default=Path("build/efficiency"), help="artifacts and efficiency.json")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
+    return p
+
+
+def main(argv=None) -> int:
+    return run_main(run, argv, parser=parser())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
