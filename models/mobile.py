@@ -11,6 +11,12 @@ is token-major ([batch, seq, hidden], like BERT) end to end, each grouped pointw
 on channel slices (groups == 1 is a single Linear), LayerNorm is a plain last-axis `nn.LayerNorm`, and the
 attention mask is a simple additive float mask. Weights are copied, never changed: `mobile_module(loaded)`
 is equivalence-tested against the Hugging Face model (tests/test_mobile_graph.py).
+
+Splitting the hidden axis into attention heads is a layout change, done one of two ways (`heads=`):
+"transpose" (view + transpose: 4 Transposes a layer, which XNNPACK runs inside the ExecuTorch delegate) or
+"slices" (the heads sliced off the hidden axis and concatenated: only K^T is a Transpose, 1 a layer; measured
+with XNNPACK on x86, 2 threads: ExecuTorch 4-6% slower, since the slice copies stay on portable kernels,
+LiteRT and ONNX Runtime within noise). TFLite files use "slices": fewer layout ops for phone delegates.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from torch import nn
 from ._heads import OUTPUT_NAMES
 
 GRAPHS = ("mobile", "reference")
+HEAD_SPLITS = ("transpose", "slices")
 
 
 class GroupedPointwise(nn.Module):
@@ -54,10 +61,10 @@ def _layer_norm(ln: nn.LayerNorm) -> nn.LayerNorm:
 
 
 class MobileLayer(nn.Module):
-    def __init__(self, layer, num_heads: int):
+    def __init__(self, layer, num_heads: int, heads: str):
         super().__init__()
         att = layer.attention
-        self.heads, self.head_size = num_heads, att.attention_head_size
+        self.heads, self.head_size, self.sliced = num_heads, att.attention_head_size, heads == "slices"
         self.query, self.key, self.value = (GroupedPointwise(c) for c in (att.query, att.key, att.value))
         self.post_attention = GroupedPointwise(layer.post_attention.conv1d)
         self.post_attention_norm = _layer_norm(layer.post_attention.layernorm)
@@ -67,13 +74,20 @@ class MobileLayer(nn.Module):
         self.output_norm = _layer_norm(layer.output.layernorm)
 
     def _heads(self, x):  # [B, S, H] -> [B, heads, S, head_size]
+        if self.sliced:
+            return torch.cat(x.unsqueeze(1).split(self.head_size, dim=-1), dim=1)
         return x.view(x.shape[0], x.shape[1], self.heads, self.head_size).transpose(1, 2)
 
+    def _merge_heads(self, x):  # [B, heads, S, head_size] -> [B, S, H]
+        if self.sliced:
+            return torch.cat(x.split(1, dim=1), dim=-1).squeeze(1)
+        return x.transpose(1, 2).flatten(2)
+
     def forward(self, x, mask):
-        q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_size) + mask
-        context = torch.matmul(torch.softmax(scores, dim=-1), v)
-        context = context.transpose(1, 2).reshape(x.shape[0], x.shape[1], self.heads * self.head_size)
+        keys_t = self.key(x).transpose(1, 2).unflatten(1, (self.heads, self.head_size))  # [B, heads, head_size, S]
+        q, v = self._heads(self.query(x)), self._heads(self.value(x))
+        scores = torch.matmul(q, keys_t) / math.sqrt(self.head_size) + mask
+        context = self._merge_heads(torch.matmul(torch.softmax(scores, dim=-1), v))
         attended = self.post_attention_norm(self.post_attention(context) + x)
         return self.output_norm(self.output(self.act(self.intermediate(attended))) + attended)
 
@@ -81,13 +95,13 @@ class MobileLayer(nn.Module):
 class MobileSqueezeBert(nn.Module):
     """forward(input_ids, attention_mask, token_type_ids) -> the task's outputs, like models.TaskModule."""
 
-    def __init__(self, hf_model, task: str):
+    def __init__(self, hf_model, task: str, heads: str = "transpose"):
         super().__init__()
         base = hf_model.transformer if hasattr(hf_model, "transformer") else hf_model
         config = base.config
         self.task, self.output_names = task, OUTPUT_NAMES[task]
         self.embeddings = base.embeddings  # token-major already: word + position + type, LayerNorm
-        self.layers = nn.ModuleList(MobileLayer(layer, config.num_attention_heads) for layer in base.encoder.layers)
+        self.layers = nn.ModuleList(MobileLayer(layer, config.num_attention_heads, heads) for layer in base.encoder.layers)
         self.pooler = base.pooler
         self.classifier = hf_model.classifier if task == "sequence-classification" else None
 
@@ -108,7 +122,7 @@ class MobileBert(nn.Module):
     embeddings and encoder are called with a plain additive float mask instead of transformers 5's mask
     builder, which PT2E calibration chokes on (`IndexError: tensors used as indices must be long...`)."""
 
-    def __init__(self, hf_model, task: str):
+    def __init__(self, hf_model, task: str, heads: str = "transpose"):  # heads: HF's own attention code
         super().__init__()
         base = hf_model.bert if hasattr(hf_model, "bert") else hf_model
         self.task, self.output_names = task, OUTPUT_NAMES[task]
@@ -128,11 +142,13 @@ class MobileBert(nn.Module):
 _MOBILE = {"squeezebert": MobileSqueezeBert, "bert": MobileBert}
 
 
-def mobile_module(loaded, graph: str = "mobile") -> nn.Module:
+def mobile_module(loaded, graph: str = "mobile", heads: str = "transpose") -> nn.Module:
     """The module exporters trace for `graph`: the mobile rewrite of the model's family, or for "reference"
-    (and families without a rewrite) the Hugging Face model as is."""
+    (and families without a rewrite) the Hugging Face model as is. `heads`: see the module docstring."""
     if graph not in GRAPHS:
         raise ValueError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
+    if heads not in HEAD_SPLITS:
+        raise ValueError(f"unknown head split {heads!r}; choose one of {', '.join(HEAD_SPLITS)}")
     if graph == "reference" or loaded.family not in _MOBILE:
         return loaded.module
-    return _MOBILE[loaded.family](loaded.hf_model, loaded.task).eval()
+    return _MOBILE[loaded.family](loaded.hf_model, loaded.task, heads).eval()

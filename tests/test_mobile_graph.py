@@ -6,7 +6,7 @@ import torch
 
 import export
 import models
-from models.mobile import GroupedPointwise, MobileSqueezeBert, mobile_module
+from models.mobile import HEAD_SPLITS, GroupedPointwise, MobileSqueezeBert, mobile_module
 
 ATOL = 1e-5  # fp32 rewrite vs the HF model: same weights, same math, only summation order differs
 
@@ -16,10 +16,11 @@ def _run(module, inputs):
         return module(*[torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES])
 
 
+@pytest.mark.parametrize("heads", HEAD_SPLITS)
 @pytest.mark.parametrize("task", models.TASKS)
-def test_mobile_graph_matches_the_hf_model(task):
+def test_mobile_graph_matches_the_hf_model(task, heads):
     loaded = models.load("squeezebert-tiny", weights="random", task=task, seed=11)
-    mobile = mobile_module(loaded)
+    mobile = mobile_module(loaded, heads=heads)
     assert isinstance(mobile, MobileSqueezeBert)
     for batch, seq_len in [(1, 128), (2, 32), (3, 7)]:
         inputs = loaded.inputs(seq_len=seq_len, batch=batch)

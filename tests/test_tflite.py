@@ -61,6 +61,8 @@ def test_no_flex_ops_and_the_census_is_recorded(assets):
     # dense, minus what onnx2tf fuses into BATCH_MATMUL); no convolution is left.
     assert "CONV_2D" not in census and census["FULLY_CONNECTED"] >= 20
     assert manifest["tflite"]["transpose_count"] == census.get("TRANSPOSE", 0)
+    # Heads split by slicing: only K^T is a Transpose, one a layer (plain onnx2tf of the HF graph: 4 a layer).
+    assert census.get("TRANSPOSE", 0) <= loaded.config.num_hidden_layers
 
 
 def test_flex_check_names_select_tf_ops():
