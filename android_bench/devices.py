@@ -98,7 +98,8 @@ class LocalDevice:
     kind = "local"
 
     def __init__(self, workdir: Path | None = None):
-        self.base = Path(workdir or tempfile.mkdtemp(prefix="android-bench-local-"))
+        # absolute: runners are started from inside the device folder, so a relative --out would not resolve
+        self.base = Path(workdir or tempfile.mkdtemp(prefix="android-bench-local-")).resolve()
         self.base.mkdir(parents=True, exist_ok=True)
 
     def remote_dir(self, run_id: str) -> str:

@@ -42,8 +42,9 @@ def lines(path: Path) -> list[dict]:
 
 
 def test_local_run_writes_every_report(tmp_path, artifacts):
+    # --out relative, as in the README: the runners start inside the device folder and must still find it
     done = bench("--formats", "tflite,onnx", "--threads", "1", "--rounds", "2", "--runs", "30", "--device", "local",
-                 out=tmp_path, artifacts=artifacts)
+                 out=Path(os.path.relpath(tmp_path, ROOT)), artifacts=artifacts)
     assert done.returncode == 0, done.stderr
     records = lines(tmp_path / "results.jsonl")
     assert len(records) == 2 * 2 * 2  # models x formats x rounds
