@@ -34,6 +34,17 @@ def test_pte_matches_eager_at_several_sequence_lengths(pte, name, task):
             np.testing.assert_allclose(got[output], want[output], atol=ATOL, rtol=0)
 
 
+def test_thread_count_sizes_the_xnnpack_threadpool(pte):
+    """Without it a '1 thread' benchmark of a .pte silently used every core."""
+    from executorch.extension.pybindings.portable_lib import _threadpool_get_thread_count
+
+    loaded, artifact = pte("squeezebert-tiny", "feature-extraction")
+    for threads in (1, 2):
+        runtime = load_artifact(artifact.dir, threads=threads)
+        assert _threadpool_get_thread_count() == threads
+        runtime.run(loaded.inputs(seq_len=64))
+
+
 def test_delegation_report_says_what_xnnpack_took(pte):
     _, artifact = pte("squeezebert-tiny", "feature-extraction")
     report = json.loads((artifact.dir / "manifest.json").read_text())["executorch"]["delegation"]

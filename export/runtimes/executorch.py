@@ -14,9 +14,12 @@ class ExecuTorchRuntime:
     def __init__(self, path, *, input_names, output_names, threads=None):
         from executorch.runtime import Runtime, Verification
 
-        # XNNPACK sizes its thread pool from the cores it sees; the Python runtime exposes no per-program
-        # thread count, so `threads` is honoured for the eager fallbacks only (torch's intra-op pool).
+        # XNNPACK and the optimized kernels share one process-wide pthreadpool, sized from the cores it sees;
+        # the pybindings' only handle on it is a reset (safe here: nothing is executing while a program loads).
         if threads:
+            from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+
+            _unsafe_reset_threadpool(threads)
             torch.set_num_threads(threads)
         program = Runtime.get().load_program(path, verification=Verification.Minimal)
         self._method = program.load_method("forward")
