@@ -32,25 +32,39 @@ HEAD_SPLITS = ("transpose", "slices")
 
 
 class GroupedPointwise(nn.Module):
-    """A `Conv1d(cin, cout, kernel_size=1, groups=g)` as `g` Linear layers on token-major input [..., cin]."""
+    """One or more `Conv1d(cin, cout_i, kernel_size=1, groups=g)` that read the same input (SqueezeBERT's q, k, v),
+    as `g` Linear layers on token-major input [..., cin]. Group j's Linear stacks every conv's group-j weights,
+    so each input slice is read (and, in int8, quantized) once and the GEMM is wider. forward returns one
+    output per conv, as a tuple."""
 
-    def __init__(self, conv: nn.Conv1d):
+    def __init__(self, *convs: nn.Conv1d):
         super().__init__()
-        g = conv.groups
-        cin_g, cout_g = conv.in_channels // g, conv.out_channels // g
-        self.split = cin_g
+        g, cin = convs[0].groups, convs[0].in_channels
+        if any(c.groups != g or c.in_channels != cin for c in convs):
+            raise ValueError("convolutions fused into one GroupedPointwise need the same groups and input")
+        self.split, self.widths = cin // g, [c.out_channels // g for c in convs]
+        bias = convs[0].bias is not None
         self.linears = nn.ModuleList()
         for j in range(g):
-            linear = nn.Linear(cin_g, cout_g, bias=conv.bias is not None)
-            linear.weight.data.copy_(conv.weight.data[j * cout_g:(j + 1) * cout_g, :, 0])
-            if conv.bias is not None:
-                linear.bias.data.copy_(conv.bias.data[j * cout_g:(j + 1) * cout_g])
+            linear = nn.Linear(cin // g, sum(self.widths), bias=bias)
+            linear.weight.data.copy_(torch.cat([c.weight.data[j * w:(j + 1) * w, :, 0]
+                                                for c, w in zip(convs, self.widths)]))
+            if bias:
+                linear.bias.data.copy_(torch.cat([c.bias.data[j * w:(j + 1) * w] for c, w in zip(convs, self.widths)]))
             self.linears.append(linear)
 
-    def forward(self, x):
+    def forward(self, x) -> tuple:
         if len(self.linears) == 1:
-            return self.linears[0](x)
-        return torch.cat([linear(part) for linear, part in zip(self.linears, x.split(self.split, dim=-1))], dim=-1)
+            parts = [self.linears[0](x)]
+        else:
+            parts = [linear(part) for linear, part in zip(self.linears, x.split(self.split, dim=-1))]
+        if len(self.widths) == 1:
+            return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1),)
+        outputs, start = [], 0
+        for width in self.widths:  # each conv's channels: its slice of every group's output, in group order
+            outputs.append(torch.cat([part[..., start:start + width] for part in parts], dim=-1))
+            start += width
+        return tuple(outputs)
 
 
 def _layer_norm(ln: nn.LayerNorm) -> nn.LayerNorm:
@@ -65,7 +79,11 @@ class MobileLayer(nn.Module):
         super().__init__()
         att = layer.attention
         self.heads, self.head_size, self.sliced = num_heads, att.attention_head_size, heads == "slices"
-        self.query, self.key, self.value = (GroupedPointwise(c) for c in (att.query, att.key, att.value))
+        qkv = (att.query, att.key, att.value)
+        if len({(c.groups, c.in_channels) for c in qkv}) == 1:  # every SqueezeBERT config: one Linear a group
+            self.qkv = nn.ModuleList([GroupedPointwise(*qkv)])
+        else:
+            self.qkv = nn.ModuleList(GroupedPointwise(c) for c in qkv)
         self.post_attention = GroupedPointwise(layer.post_attention.conv1d)
         self.post_attention_norm = _layer_norm(layer.post_attention.layernorm)
         self.intermediate = GroupedPointwise(layer.intermediate.conv1d)
@@ -84,12 +102,12 @@ class MobileLayer(nn.Module):
         return x.transpose(1, 2).flatten(2)
 
     def forward(self, x, mask):
-        keys_t = self.key(x).transpose(1, 2).unflatten(1, (self.heads, self.head_size))  # [B, heads, head_size, S]
-        q, v = self._heads(self.query(x)), self._heads(self.value(x))
-        scores = torch.matmul(q, keys_t) / math.sqrt(self.head_size) + mask
-        context = self._merge_heads(torch.matmul(torch.softmax(scores, dim=-1), v))
-        attended = self.post_attention_norm(self.post_attention(context) + x)
-        return self.output_norm(self.output(self.act(self.intermediate(attended))) + attended)
+        q, k, v = (out for projection in self.qkv for out in projection(x))
+        keys_t = k.transpose(1, 2).unflatten(1, (self.heads, self.head_size))  # [B, heads, head_size, S]
+        scores = torch.matmul(self._heads(q), keys_t) / math.sqrt(self.head_size) + mask
+        context = self._merge_heads(torch.matmul(torch.softmax(scores, dim=-1), self._heads(v)))
+        attended = self.post_attention_norm(self.post_attention(context)[0] + x)
+        return self.output_norm(self.output(self.act(self.intermediate(attended)[0]))[0] + attended)
 
 
 class MobileSqueezeBert(nn.Module):

@@ -49,9 +49,9 @@ def test_delegation_report_says_what_xnnpack_took(pte):
     _, artifact = pte("squeezebert-tiny", "feature-extraction")
     report = json.loads((artifact.dir / "manifest.json").read_text())["executorch"]["delegation"]
     assert report["backend"] == "XnnpackBackend" and report["partitions"] >= 1
-    # The mobile graph: 2 layers x 15 per-group linears (q, k, v, intermediate, output: 4 groups each;
+    # The mobile graph: 2 layers x 13 per-group linears (q+k+v fused, intermediate, output: 4 groups each;
     # post-attention: 1) and the pooler's dense, all on XNNPACK.
-    assert report["delegated_ops"]["aten_linear_default"] == 2 * 21 + 1
+    assert report["delegated_ops"]["aten_linear_default"] == 2 * 13 + 1
     assert "aten_convolution_default" not in report["delegated_ops"]
     assert report["delegated_nodes"] > 0
     # The embeddings' lookups have no XNNPACK kernel: they must be reported, not hidden.

@@ -35,8 +35,20 @@ def test_real_squeezebert_config_shapes_rewrite_exactly():
     conv = torch.nn.Conv1d(768, 3072, kernel_size=1, groups=4)
     x = torch.randn(2, 768, 40)
     want = conv(x).permute(0, 2, 1)
-    got = GroupedPointwise(conv)(x.permute(0, 2, 1))
+    (got,) = GroupedPointwise(conv)(x.permute(0, 2, 1))
     assert (got - want).abs().max().item() <= ATOL
+
+
+def test_fused_q_k_v_give_each_projection_exactly():
+    """q, k, v (768 -> 768, 4 groups each) as 4 Linears of 192 -> 576: each output is its conv's."""
+    convs = [torch.nn.Conv1d(768, 768, kernel_size=1, groups=4) for _ in range(3)]
+    fused = GroupedPointwise(*convs)
+    assert len(fused.linears) == 4 and fused.linears[0].weight.shape == (576, 192)
+    x = torch.randn(2, 768, 40)
+    for conv, got in zip(convs, fused(x.permute(0, 2, 1))):
+        assert (got - conv(x).permute(0, 2, 1)).abs().max().item() <= ATOL
+    with pytest.raises(ValueError, match="same groups"):
+        GroupedPointwise(convs[0], torch.nn.Conv1d(768, 768, kernel_size=1, groups=2))
 
 
 def test_no_convolution_left_and_every_pointwise_layer_is_quantizable():
@@ -45,8 +57,8 @@ def test_no_convolution_left_and_every_pointwise_layer_is_quantizable():
     assert not [m for m in mobile.modules() if isinstance(m, torch.nn.Conv1d)]
     quantized = torch.ao.quantization.quantize_dynamic(mobile, {torch.nn.Linear}, dtype=torch.qint8)
     n_quantized = sum(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in quantized.modules())
-    # per layer: q, k, v, intermediate, output 4 groups each + post-attention 1 = 21; + the pooler
-    assert n_quantized == 2 * 21 + 1
+    # per layer: q+k+v fused, intermediate, output 4 groups each + post-attention 1 = 13; + the pooler
+    assert n_quantized == 2 * 13 + 1
     assert not [m for m in quantized.modules() if type(m) is torch.nn.Linear]
 
 

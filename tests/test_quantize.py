@@ -19,9 +19,9 @@ from quantize.__main__ import quantize_artifact
 from tests.test_models import make_fine_tuned_squeezebert
 
 FORMATS = ["torchscript", "onnx", "tflite", "executorch"]
-# Tiny squeezebert, 2 layers: per layer q, k, v, intermediate, output x 4 groups + post-attention 1 = 21
+# Tiny squeezebert, 2 layers: per layer q+k+v (fused), intermediate, output x 4 groups + post-attention 1 = 13
 # linears, plus the pooler's dense.
-POINTWISE = 2 * 21 + 1
+POINTWISE = 2 * 13 + 1
 
 
 @pytest.fixture(scope="module")
