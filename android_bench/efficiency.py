@@ -73,7 +73,7 @@ def _open(path: Path, loaded, threads: int):
 def run(args) -> dict:
     import models
     from export._files import write_json_atomic
-    from quantize.bench import time_pair
+    from quantize.bench import time_interleaved
 
     from .artifacts import ensure_artifact
     from .flops import count_flops, roofline
@@ -97,16 +97,15 @@ def run(args) -> dict:
             file = _peer_artifact(peer, loaded[n], args.out / "peers" / n / peer, args.seq_len)
             if file is not None:
                 paths[(n, peer)] = file
-    for threads in [int(t) for t in args.threads.split(",")]:
-        from export.runtimes import load_artifact
+    from export.runtimes import load_artifact
 
-        runtimes, inputs = {}, {}
-        for (n, path_name), where in paths.items():
-            runtimes[(n, path_name)] = (load_artifact(where, threads=threads) if where.is_dir()
-                                        else _open(where, loaded[n], threads))
+    inputs = {n: loaded[n].inputs(seq_len=args.seq_len, batch=1) for n in names}
+    for threads in [int(t) for t in args.threads.split(",")]:
+        runtimes = {(n, path_name): load_artifact(where, threads=threads) if where.is_dir()
+                    else _open(where, loaded[n], threads) for (n, path_name), where in paths.items()}
         # one interleaved round robin over every path; inputs differ only by model
-        feeds = {n: loaded[n].inputs(seq_len=args.seq_len, batch=1) for n in names}
-        times = _interleaved(runtimes, feeds, runs=args.runs, warmup=args.warmup)
+        times = time_interleaved(runtimes, {key: inputs[key[0]] for key in runtimes}, runs=args.runs,
+                                 warmup=args.warmup)
         peak = machine["peak_gflops"] * min(threads, machine["cores"]) / machine["cores"] if machine.get("peak_gflops") else None
         for (n, path_name), samples in times.items():
             median = float(np.median(samples))
@@ -115,27 +114,11 @@ def run(args) -> dict:
                                       "p10_ms": float(np.percentile(samples, 10)),
                                       "p90_ms": float(np.percentile(samples, 90)),
                                       "gflop_per_s": gflops, "roofline_fraction": gflops / peak if peak else None})
-        write_json_atomic(args.out / "efficiency.json", _with_ratios(report, names))
+        report = _with_ratios(report, names)
+        write_json_atomic(args.out / "efficiency.json", report)  # saved after every thread count
         del runtimes
-    report = _with_ratios(report, names)
-    write_json_atomic(args.out / "efficiency.json", report)
     _print(report, names)
     return report
-
-
-def _interleaved(runtimes: dict, feeds: dict, *, runs: int, warmup: int) -> dict:
-    import time
-
-    for (n, _), rt in runtimes.items():
-        for _ in range(warmup):
-            rt.run(feeds[n])
-    times = {k: [] for k in runtimes}
-    for _ in range(runs):
-        for (n, path_name), rt in runtimes.items():
-            start = time.perf_counter()
-            rt.run(feeds[n])
-            times[(n, path_name)].append((time.perf_counter() - start) * 1e3)
-    return times
 
 
 def _with_ratios(report: dict, names: list[str]) -> dict:

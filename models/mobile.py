@@ -37,11 +37,15 @@ class GroupedPointwise(nn.Module):
     so each input slice is read (and, in int8, quantized) once and the GEMM is wider. forward returns one
     output per conv, as a tuple."""
 
+    @staticmethod
+    def fusable(*convs: nn.Conv1d) -> bool:
+        return len({(c.groups, c.in_channels) for c in convs}) == 1
+
     def __init__(self, *convs: nn.Conv1d):
         super().__init__()
-        g, cin = convs[0].groups, convs[0].in_channels
-        if any(c.groups != g or c.in_channels != cin for c in convs):
+        if not self.fusable(*convs):
             raise ValueError("convolutions fused into one GroupedPointwise need the same groups and input")
+        g, cin = convs[0].groups, convs[0].in_channels
         self.split, self.widths = cin // g, [c.out_channels // g for c in convs]
         bias = convs[0].bias is not None
         self.linears = nn.ModuleList()
@@ -80,7 +84,7 @@ class MobileLayer(nn.Module):
         att = layer.attention
         self.heads, self.head_size, self.sliced = num_heads, att.attention_head_size, heads == "slices"
         qkv = (att.query, att.key, att.value)
-        if len({(c.groups, c.in_channels) for c in qkv}) == 1:  # every SqueezeBERT config: one Linear a group
+        if GroupedPointwise.fusable(*qkv):  # every SqueezeBERT config: one Linear a group
             self.qkv = nn.ModuleList([GroupedPointwise(*qkv)])
         else:
             self.qkv = nn.ModuleList(GroupedPointwise(c) for c in qkv)

@@ -19,16 +19,16 @@ import numpy as np
 log = logging.getLogger("quantize")
 
 
-def time_pair(runtimes: dict, inputs: dict, *, runs: int, warmup: int) -> dict[str, list[float]]:
-    """Interleaved timings in ms: each round runs every runtime once."""
-    for rt in runtimes.values():
+def time_interleaved(runtimes: dict, feeds: dict, *, runs: int, warmup: int) -> dict[object, list[float]]:
+    """Interleaved timings in ms: each round runs every runtime once, on its own inputs (`feeds`, same keys)."""
+    for key, rt in runtimes.items():
         for _ in range(warmup):
-            rt.run(inputs)
+            rt.run(feeds[key])
     times = {k: [] for k in runtimes}
     for _ in range(runs):
         for key, rt in runtimes.items():
             start = time.perf_counter()
-            rt.run(inputs)
+            rt.run(feeds[key])
             times[key].append((time.perf_counter() - start) * 1e3)
     return times
 
@@ -61,7 +61,7 @@ def run(args) -> list[dict]:
                 quantize_artifact(fp32_dir, int8_dir, threads=args.threads)
             runtimes = {"fp32": load_artifact(fp32_dir, threads=args.threads),
                         "int8": load_artifact(int8_dir, threads=args.threads)}
-            times = time_pair(runtimes, inputs, runs=args.runs, warmup=args.warmup)
+            times = time_interleaved(runtimes, dict.fromkeys(runtimes, inputs), runs=args.runs, warmup=args.warmup)
             row = {"model": name, "format": fmt, "seq_len": args.seq_len, "threads": args.threads, "runs": args.runs,
                    **{f"{k}_median_ms": float(np.median(v)) for k, v in times.items()},
                    **{f"{k}_p10_ms": float(np.percentile(v, 10)) for k, v in times.items()},
