@@ -94,6 +94,16 @@ class MobileLayer(nn.Module):
         self.act = layer.intermediate.act
         self.output = GroupedPointwise(layer.output.conv1d)
         self.output_norm = _layer_norm(layer.output.layernorm)
+        # Intermediate group j writes exactly the channels output group j reads (same group count): the FFN can
+        # run group by group, without concatenating the 4x-wide intermediate activation and splitting it again.
+        self.ffn_by_group = len(self.intermediate.linears) == len(self.output.linears) > 1
+
+    def _ffn(self, x):
+        if not self.ffn_by_group:
+            return self.output(self.act(self.intermediate(x)[0]))[0]
+        parts = x.split(self.intermediate.split, dim=-1)
+        return torch.cat([out(self.act(inner(part))) for inner, out, part in
+                          zip(self.intermediate.linears, self.output.linears, parts)], dim=-1)
 
     def _heads(self, x):  # [B, S, H] -> [B, heads, S, head_size]
         if self.sliced:
@@ -111,7 +121,7 @@ class MobileLayer(nn.Module):
         scores = torch.matmul(self._heads(q), keys_t) / math.sqrt(self.head_size) + mask
         context = self._merge_heads(torch.matmul(torch.softmax(scores, dim=-1), self._heads(v)))
         attended = self.post_attention_norm(self.post_attention(context)[0] + x)
-        return self.output_norm(self.output(self.act(self.intermediate(attended)[0]))[0] + attended)
+        return self.output_norm(self._ffn(attended) + attended)
 
 
 class MobileSqueezeBert(nn.Module):
