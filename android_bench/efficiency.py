@@ -73,7 +73,7 @@ def _open(path: Path, loaded, threads: int):
 def run(args) -> dict:
     import models
     from export._files import write_json_atomic
-    from quantize.bench import time_interleaved
+    from quantize.bench import DENORMALS, denormals, time_interleaved
 
     from .artifacts import ensure_artifact
     from .flops import count_flops, roofline
@@ -81,7 +81,8 @@ def run(args) -> dict:
     machine = roofline()
     report = {"seq_len": args.seq_len, "runs": args.runs, "weights": args.weights, "roofline": machine, "results": [],
               # int8 paths can pass 100%: VNNI/dot-product int8 instructions do 4 MACs per 32-bit lane
-              "roofline_fraction_of": "fp32 peak of the threads used"}
+              "roofline_fraction_of": "fp32 peak of the threads used",
+              "denormals": DENORMALS[args.denormals]}
     if args.weights == "random":  # latency does not depend on the values; say so anyway, as every manifest does
         report["warning"] = "random weights (seeded): latency only, outputs are meaningless"
     names = args.models.split(",")
@@ -101,11 +102,12 @@ def run(args) -> dict:
 
     inputs = {n: loaded[n].inputs(seq_len=args.seq_len, batch=1) for n in names}
     for threads in [int(t) for t in args.threads.split(",")]:
-        runtimes = {(n, path_name): load_artifact(where, threads=threads) if where.is_dir()
-                    else _open(where, loaded[n], threads) for (n, path_name), where in paths.items()}
-        # one interleaved round robin over every path; inputs differ only by model
-        times = time_interleaved(runtimes, {key: inputs[key[0]] for key in runtimes}, runs=args.runs,
-                                 warmup=args.warmup)
+        with denormals(args.denormals):
+            runtimes = {(n, path_name): load_artifact(where, threads=threads) if where.is_dir()
+                        else _open(where, loaded[n], threads) for (n, path_name), where in paths.items()}
+            # one interleaved round robin over every path; inputs differ only by model
+            times = time_interleaved(runtimes, {key: inputs[key[0]] for key in runtimes}, runs=args.runs,
+                                     warmup=args.warmup)
         peak = machine["peak_gflops"] * min(threads, machine["cores"]) / machine["cores"] if machine.get("peak_gflops") else None
         for (n, path_name), samples in times.items():
             median = float(np.median(samples))
@@ -163,6 +165,8 @@ def _print(report: dict, names: list[str]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    from quantize.bench import DENORMALS
+
     p = argparse.ArgumentParser(prog="python -m android_bench.efficiency", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased",
@@ -173,6 +177,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=128, help="sequence length")
     p.add_argument("--runs", type=int, default=30, help="timed runs per path (interleaved)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per path first")
+    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see quantize.bench.denormals")
     p.add_argument("--weights", default="random", help="hub, a checkpoint folder, or random (recorded)")
     p.add_argument("--out", type=Path, default=Path("build/efficiency"), help="artifacts and efficiency.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")

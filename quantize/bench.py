@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,28 @@ def time_interleaved(runtimes: dict, feeds: dict, *, runs: int, warmup: int) -> 
             rt.run(feeds[key])
             times[key].append((time.perf_counter() - start) * 1e3)
     return times
+
+
+DENORMALS = {"flush": "flushed to zero (FTZ/DAZ) while timing", "keep": "kept (IEEE)"}
+
+
+@contextmanager
+def denormals(mode: str):
+    """Flush denormal floats to zero on this thread and the runtime threads started inside, or keep them.
+
+    Padding tokens make ONNX Runtime's softmax emit denormals (its exp clamps at -88.4, about 2^-127.5), and
+    on x86 every denormal operand costs a microcode assist: at seq 128 with 105 padding tokens that was 10 ms
+    of 77 (SqueezeBERT) and 9 of 184 (BERT-base), fp32, 1 thread. XNNPACK (TFLite, ExecuTorch) flushes them
+    itself, and phones' ARM cores do not pay for them, so "flush" (the default) times every path the way a
+    phone would run it; "keep" shows the x86 cost. Enter it after exporting (converters may reset the
+    flags) and before opening the runtimes: their thread pools inherit the flags when they start."""
+    import torch
+
+    torch.set_flush_denormal(mode == "flush")  # FTZ/DAZ
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)  # a process's default, for callers that go on (tests)
 
 
 def _artifact(fmt: str, loaded, out: Path, seq_len: int):
@@ -59,9 +82,11 @@ def run(args) -> list[dict]:
             int8_dir = args.out / name / f"{fmt}-int8"
             if not (int8_dir / "manifest.json").is_file():
                 quantize_artifact(fp32_dir, int8_dir, threads=args.threads)
-            runtimes = {"fp32": load_artifact(fp32_dir, threads=args.threads),
-                        "int8": load_artifact(int8_dir, threads=args.threads)}
-            times = time_interleaved(runtimes, dict.fromkeys(runtimes, inputs), runs=args.runs, warmup=args.warmup)
+            with denormals(args.denormals):
+                runtimes = {"fp32": load_artifact(fp32_dir, threads=args.threads),
+                            "int8": load_artifact(int8_dir, threads=args.threads)}
+                times = time_interleaved(runtimes, dict.fromkeys(runtimes, inputs), runs=args.runs,
+                                         warmup=args.warmup)
             row = {"model": name, "format": fmt, "seq_len": args.seq_len, "threads": args.threads, "runs": args.runs,
                    **{f"{k}_median_ms": float(np.median(v)) for k, v in times.items()},
                    **{f"{k}_p10_ms": float(np.percentile(v, 10)) for k, v in times.items()},
@@ -74,7 +99,7 @@ def run(args) -> list[dict]:
                      row["fp32_median_ms"], row["int8_median_ms"], row["int8_speedup"], row["size_ratio"])
             from export._files import write_json_atomic
 
-            write_json_atomic(path, {"machine": _machine(), "results": results})
+            write_json_atomic(path, {"machine": _machine(), "denormals": DENORMALS[args.denormals], "results": results})
     _table(results)
     return results
 
@@ -109,9 +134,10 @@ def main(argv=None) -> int:
     p.add_argument("--formats", default="torchscript,onnx,tflite,executorch", help="comma-separated")
     p.add_argument("--weights", default="random", help="hub, random or a checkpoint folder")
     p.add_argument("--seq-len", type=int, default=128, help="sequence length")
-    p.add_argument("--threads", type=int, default=2, help="runtime threads")
+    p.add_argument("--threads", type=int, default=1, help="runtime threads")
     p.add_argument("--runs", type=int, default=30, help="timed runs per precision")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
+    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see quantize.bench.denormals")
     p.add_argument("--out", type=Path, default=Path("build/qbench"), help="artifacts and bench.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
 

@@ -108,3 +108,4 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     assert all(r["gflop_per_s"] > 0 and r["roofline_fraction"] > 0 for r in report["results"])
     assert {r["path"] for r in report["ratios"]} >= {"onnx-fp32", "peer-onnx"}
     assert report["best_ours_vs_best_peer"]["1"]["ours"]["path"] == "onnx-fp32"
+    assert report["denormals"].startswith("flushed")

@@ -106,7 +106,7 @@ def test_real_weights_keep_cosine_on_real_sentences(int8, fmt):
     assert np.mean(cosines) >= 0.99, cosines
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "executorch"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_fine_tuned_logits_keep_their_argmax(int8, tmp_path_factory, fmt):
     folder = make_fine_tuned_squeezebert(tmp_path_factory.mktemp("glue") / "glue")
     loaded, _, q = int8(fmt, name=str(folder), weights="hub")
@@ -137,3 +137,5 @@ def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
     assert (row["model"], row["format"], row["runs"]) == ("bert-tiny", "onnx", 3)
     assert len(row["times_ms"]["fp32"]) == len(row["times_ms"]["int8"]) == 3
     assert row["int8_speedup"] == pytest.approx(row["fp32_median_ms"] / row["int8_median_ms"])
+    assert bench["denormals"].startswith("flushed")
+    assert np.float32(1e-39) * np.float32(0.5) != 0  # the flush ends with the run: this process keeps denormals
