@@ -45,8 +45,8 @@ def denormals(mode: str):
     on x86 every denormal operand costs a microcode assist: at seq 128 with 105 padding tokens that was 10 ms
     of 77 (SqueezeBERT) and 9 of 184 (BERT-base), fp32, 1 thread. XNNPACK (TFLite, ExecuTorch) flushes them
     itself, and phones' ARM cores do not pay for them, so "flush" (the default) times every path the way a
-    phone would run it; "keep" shows the x86 cost. Enter it after exporting (converters may reset the
-    flags) and before opening the runtimes: their thread pools inherit the flags when they start."""
+    phone would run it; "keep" shows the x86 cost. Open the runtimes inside: thread pools take the flags
+    when they start, and ONNX Runtime, which resets them on session creation, is told to keep them."""
     import torch
 
     torch.set_flush_denormal(mode == "flush")  # FTZ/DAZ

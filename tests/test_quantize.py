@@ -139,3 +139,14 @@ def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
     assert row["int8_speedup"] == pytest.approx(row["fp32_median_ms"] / row["int8_median_ms"])
     assert bench["denormals"].startswith("flushed")
     assert np.float32(1e-39) * np.float32(0.5) != 0  # the flush ends with the run: this process keeps denormals
+
+
+def test_onnx_sessions_keep_a_denormal_flush(int8):
+    """quantize.bench.denormals("flush") survives opening an ORT session (ORT resets the flag unless told)."""
+    from quantize.bench import denormals
+
+    _, fp32, _ = int8("onnx")
+    with denormals("flush"):
+        load_artifact(fp32.dir, threads=1)
+        assert np.float32(1e-39) * np.float32(0.5) == 0
+    assert np.float32(1e-39) * np.float32(0.5) != 0

@@ -17,6 +17,8 @@ class OnnxRuntime:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+        if _flushing_denormals():  # e.g. inside quantize.bench.denormals("flush")
+            opts.add_session_config_entry("session.set_denormal_as_zero", "1")
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
@@ -25,6 +27,12 @@ class OnnxRuntime:
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {n: np.asarray(inputs[n], dtype=self._dtypes[n]) for n in self.input_names}
         return dict(zip(self.output_names, self._session.run(self.output_names, feed)))
+
+
+def _flushing_denormals() -> bool:
+    """Whether this thread flushes denormals (FTZ/DAZ). Creating a session sets the flag from its options on the
+    calling thread and ORT's own threads, so without this a session would silently turn flushing off."""
+    return bool(np.float32(1e-39) * np.float32(0.5) == 0)
 
 
 _NP = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32}
