@@ -8,7 +8,6 @@ pair, so an interrupted run keeps what it measured.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -56,32 +55,19 @@ def denormals(mode: str):
         torch.set_flush_denormal(False)  # a process's default, for callers that go on (tests)
 
 
-def _artifact(fmt: str, loaded, out: Path, seq_len: int):
-    import export
-    from export.runtimes import read_manifest
-
-    if (out / "manifest.json").is_file():
-        manifest = read_manifest(out)
-        if manifest["seq_len"] == seq_len and manifest["model"]["name"] == loaded.name:
-            return out
-    return export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=out).dir
-
-
 def run(args) -> list[dict]:
     import models
+    from android_bench.artifacts import ensure_artifact
     from export.runtimes import load_artifact, read_manifest
-
-    from .__main__ import quantize_artifact
 
     results, path = [], args.out / "bench.json"
     for name in args.models.split(","):
         loaded = models.load(name, weights=args.weights)
         inputs = loaded.inputs(seq_len=args.seq_len)
         for fmt in args.formats.split(","):
-            fp32_dir = _artifact(fmt, loaded, args.out / name / f"{fmt}-fp32", args.seq_len)
-            int8_dir = args.out / name / f"{fmt}-int8"
-            if not (int8_dir / "manifest.json").is_file():
-                quantize_artifact(fp32_dir, int8_dir, threads=args.threads)
+            fp32_dir, int8_dir = (ensure_artifact(args.out, name, fmt, precision, weights=args.weights,
+                                                  seq_len=args.seq_len, threads=args.threads)
+                                  for precision in ("fp32", "int8"))
             with denormals(args.denormals):
                 runtimes = {"fp32": load_artifact(fp32_dir, threads=args.threads),
                             "int8": load_artifact(int8_dir, threads=args.threads)}
