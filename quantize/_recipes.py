@@ -31,11 +31,12 @@ RECIPES = {r.format: r for r in (
            "onnxruntime.quantization.quantize_dynamic for Gather",
            "ORT's default on the reference graph turns Conv into ConvInteger, 3x slower than fp32; its per-tensor "
            "activations gave cosine 0.986 on real BERT weights (per token: 0.996); u8s8 is ORT's fast x86 kernel"),
-    Recipe("tflite", "int8-dynamic", "int8 per-channel (FULLY_CONNECTED, GATHER tables)", "float (dynamic range)",
+    Recipe("tflite", "int8-dynamic", "int8 per-channel (FULLY_CONNECTED, GATHER tables)",
+           "float in the file; the hybrid kernels quantize each row (token) to int8 at run time",
            "TFLiteConverter Optimize.DEFAULT without representative data (dynamic range)",
            "the converter's dynamic-range mode is what XNNPACK runs as int8 GEMMs with hybrid kernels"),
     Recipe("executorch", "int8-dynamic", "int8 per-channel (linear), int8 per-row (embedding)",
-           "dynamically quantized int8 per tensor (linear)",
+           "int8 per token at run time (linear; the dynamic quantization lowers to XNNPACK qd8, one scale a row)",
            "XNNPACKQuantizer(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True)) via PT2E; "
            "embeddings: quantize.embedding.Int8Embedding",
            "XNNPACK's dynamic quantizer covers linear only: on the reference graph it changed nothing"),
