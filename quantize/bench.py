@@ -48,12 +48,13 @@ DENORMALS = {"flush": "flushed to zero (FTZ/DAZ) while timing", "keep": "kept (I
 def denormals(mode: str):
     """Flush denormal floats to zero on this thread and the runtime threads started inside, or keep them.
 
-    Padding tokens make ONNX Runtime's softmax emit denormals (its exp clamps at -88.4, about 2^-127.5), and
-    on x86 every denormal operand costs a microcode assist: at seq 128 with 105 padding tokens that was 10 ms
-    of 77 (SqueezeBERT) and 9 of 184 (BERT-base), fp32, 1 thread. XNNPACK (TFLite, ExecuTorch) flushes them
-    itself, and phones' ARM cores do not pay for them, so "flush" (the default) times every path the way a
-    phone would run it; "keep" shows the x86 cost. Open the runtimes inside: thread pools take the flags
-    when they start, and ONNX Runtime, which resets them on session creation, is told to keep them."""
+    Padding tokens make ONNX Runtime compute on denormals (most likely its softmax over masked keys), and on
+    x86 every denormal operand costs a microcode assist. DAZ removed the whole padding cost: at seq 128 with 105
+    padding tokens that was 10 ms of 77 (SqueezeBERT) and 9 of 184 (BERT-base), fp32, 1 thread. XNNPACK (TFLite,
+    ExecuTorch) flushes them itself, and phones' ARM cores do not pay for them, so "flush" (the default) times
+    every path the way a phone would run it; "keep" shows the x86 cost. Open the runtimes inside: thread pools
+    take the flags when they start, and ONNX Runtime, which resets them on session creation, is told to keep
+    them."""
     import torch
 
     torch.set_flush_denormal(mode == "flush")  # FTZ/DAZ
