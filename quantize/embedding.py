@@ -1,7 +1,9 @@
 """Weight-only int8 embeddings, for runtimes without a quantized embedding op (ExecuTorch's portable kernels).
 
 Each row of the table is stored as int8 with its own float scale (symmetric); a lookup gathers int8 rows and
-their scales and multiplies. Plain aten ops, so torch.export and every runtime handle it.
+their scales and multiplies. Plain aten ops, so torch.export and every runtime handle it. The gathers are
+`aten.embedding` (a row copy in ExecuTorch's portable kernels), not `table[ids]`: portable `index.Tensor`
+walks element by element, 1.8 ms per 128-token lookup on x86, whatever the table size.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ class Int8Embedding(nn.Module):
         self.register_buffer("scale", scale.to(torch.float32))
 
     def forward(self, ids):
-        return self.qweight[ids].to(torch.float32) * self.scale[ids]
+        return nn.functional.embedding(ids, self.qweight).to(torch.float32) * nn.functional.embedding(ids, self.scale)
 
 
 def quantize_embeddings_(module: nn.Module) -> int:
