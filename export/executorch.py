@@ -48,6 +48,26 @@ def eager_attention(hf_model):
         hf_model.set_attn_implementation(previous)
 
 
+def drop_noop_expands(graph_module):
+    """Edge pass: matmul's decomposition expands both operands to the broadcast shape, and when that is already
+    their shape the expand is a full copy on portable kernels (48 a forward pass in both BERT and SqueezeBERT,
+    2.2 ms at seq 128 on x86). Such expands are dropped."""
+    from executorch.exir.dialects._ops import ops as exir_ops
+    from torch.fx.experimental.symbolic_shapes import statically_known_true
+    from torch.fx.passes.infra.pass_base import PassResult
+
+    dropped = 0
+    for node in graph_module.graph.nodes:
+        if node.op == "call_function" and node.target == exir_ops.edge.aten.expand_copy.default:
+            before, after = node.args[0].meta["val"].shape, node.meta["val"].shape
+            if len(before) == len(after) and all(statically_known_true(a == b) for a, b in zip(before, after)):
+                node.replace_all_uses_with(node.args[0])
+                dropped += 1
+    graph_module.graph.eliminate_dead_code()
+    graph_module.recompile()
+    return PassResult(graph_module, dropped > 0)
+
+
 def lower_to_xnnpack(program):
     """Lower to XNNPACK; returns the edge program manager and its delegation report."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -55,7 +75,8 @@ def lower_to_xnnpack(program):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+        edge = to_edge_transform_and_lower(program, transform_passes=[drop_noop_expands],
+                                           partitioner=[XnnpackPartitioner()])
     return edge, delegation_report(edge.exported_program().graph_module)
 
 

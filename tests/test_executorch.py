@@ -56,6 +56,7 @@ def test_delegation_report_says_what_xnnpack_took(pte):
     assert report["delegated_nodes"] > 0
     # The embeddings' lookups have no XNNPACK kernel: they must be reported, not hidden.
     assert report["portable_ops"]["aten_embedding_default"] == 3
+    assert "aten_expand_copy_default" not in report["portable_ops"]  # matmul's no-op expands are dropped
     assert sum(report["delegated_ops"].values()) <= report["delegated_nodes"]
 
 
@@ -66,6 +67,7 @@ def test_bert_attention_runs_without_safe_softmax_checks(pte):
     portable = artifact.manifest["executorch"]["delegation"]["portable_ops"]
     assert "aten_any_dim" not in portable and "aten_eq_scalar" not in portable
     assert portable.get("aten_where_self", 0) <= 1
+    assert "aten_expand_copy_default" not in portable  # matmul's no-op expands: dropped before lowering
     assert loaded.hf_model.config._attn_implementation == "sdpa"  # restored for the other formats
 
 
