@@ -7,7 +7,8 @@ line in id order; empty for feature extraction, which has none) and `manifest.js
 Choices, each forced by something measured:
 - int32 token ids: an app's Java/Kotlin side has no int64 tensors; the model casts to int64 inside.
 - static shapes [1, seq_len]: onnx2tf needs them; `--seq-len` picks the length and the manifest records it.
-- `-rtpo Erf`: otherwise GELU's Erf becomes FlexErf, which the stock interpreter refuses.
+- ONNX opset 20, which has a Gelu op: onnx2tf makes it one TFLite GELU. In opset 17 GELU is an Erf, which
+  `-rtpo Erf` must turn into a ~20-op polynomial (otherwise FlexErf, which the stock interpreter refuses).
 - a named `serving_default` signature (export/_tflite_signature.py): onnx2tf's own file has none.
 - builtin ops only: any Flex op fails the export.
 Known onnx2tf limit: when seq_len equals the hidden size, its layout inference can confuse the two axes
@@ -33,6 +34,7 @@ from ._onnx2tf_savedmodel import ONNX2TF_FLAGS
 from ._tflite_ops import flex_ops, op_census, weight_dtypes
 
 log = logging.getLogger("export")
+GELU_OPSET = 20  # see the module docstring
 
 
 class Int32Inputs(torch.nn.Module):
@@ -92,7 +94,7 @@ def convert(loaded, *, path, seq_len, options):
     # heads="slices": one Transpose a SqueezeBERT layer instead of four (models/mobile.py says what it costs)
     module = Int32Inputs(mobile_module(loaded, options["graph"], heads="slices")).eval()
     export_onnx(module, example, work / "static.onnx", input_names=loaded.input_names,
-                output_names=loaded.output_names, dynamic=False)
+                output_names=loaded.output_names, dynamic=False, opset=GELU_OPSET)
     onnx_to_tflite(work / "static.onnx", path, output_names=loaded.output_names, work=work, int8=int8,
                    keep_dir=path.parent.parent)
     census = op_census(path)

@@ -63,6 +63,9 @@ def test_no_flex_ops_and_the_census_is_recorded(assets):
     assert manifest["tflite"]["transpose_count"] == census.get("TRANSPOSE", 0)
     # Heads split by slicing: only K^T is a Transpose, one a layer (plain onnx2tf of the HF graph: 4 a layer).
     assert census.get("TRANSPOSE", 0) <= loaded.config.num_hidden_layers
+    # GELU is one builtin op per FFN group, not Erf's ~20-op polynomial (EXP, ABS, ...).
+    assert census["GELU"] == loaded.config.num_hidden_layers * loaded.config.intermediate_groups
+    assert "EXP" not in census
 
 
 def test_flex_check_names_select_tf_ops():
