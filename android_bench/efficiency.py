@@ -124,7 +124,8 @@ def run(args) -> dict:
 
 
 def _with_ratios(report: dict, names: list[str]) -> dict:
-    """BERT/SqueezeBERT per path and threads; our best SqueezeBERT vs the best peer path."""
+    """BERT/SqueezeBERT per path and threads, and per format with each model at its fastest precision; our
+    best SqueezeBERT vs the best peer path."""
     if len(names) < 2:
         return report
     subject, baseline = names[0], names[1]
@@ -141,7 +142,15 @@ def _with_ratios(report: dict, names: list[str]) -> dict:
     versus = {t: {"ours": best["ours"][t], "peer": best["peer"][t],
                   "ours_over_peer": best["ours"][t]["median_ms"] / best["peer"][t]["median_ms"]}
               for t in best.get("ours", {}) if t in best.get("peer", {})}
-    return {**report, "ratios": ratios, "best_ours_vs_best_peer": versus}
+    fastest = {}  # (model, format, threads) -> that format's fastest precision of ours
+    for (m, p, t), r in rows.items():
+        key = (m, p.rsplit("-", 1)[0], t)
+        if p not in PEERS and (key not in fastest or r["median_ms"] < fastest[key]["median_ms"]):
+            fastest[key] = {"path": p, "median_ms": r["median_ms"]}
+    at_best = [{"format": f, "threads": t, "subject": s, "baseline": fastest[(baseline, f, t)],
+                "ratio": fastest[(baseline, f, t)]["median_ms"] / s["median_ms"]}
+               for (m, f, t), s in fastest.items() if m == subject and (baseline, f, t) in fastest]
+    return {**report, "ratios": ratios, "ratios_at_best_precision": at_best, "best_ours_vs_best_peer": versus}
 
 
 def _print(report: dict, names: list[str]) -> None:
@@ -159,6 +168,10 @@ def _print(report: dict, names: list[str]) -> None:
     console.print(table)
     for r in report.get("ratios", []):
         console.print(f"{names[1]} / {names[0]}  {r['path']:<22} {r['threads']}t  {r['ratio']:.2f}x")
+    for r in report.get("ratios_at_best_precision", []):
+        console.print(f"{names[1]} / {names[0]}  {r['format']:<10} {r['threads']}t  {r['ratio']:.2f}x at each one's "
+                      f"fastest precision ({r['baseline']['path']} {r['baseline']['median_ms']:.1f} ms / "
+                      f"{r['subject']['path']} {r['subject']['median_ms']:.1f} ms)")
     for t, v in report.get("best_ours_vs_best_peer", {}).items():
         console.print(f"{t}t: ours {v['ours']['path']} {v['ours']['median_ms']:.1f} ms vs peer {v['peer']['path']} "
                       f"{v['peer']['median_ms']:.1f} ms = {v['ours_over_peer']:.2f}x")

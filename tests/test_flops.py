@@ -108,4 +108,8 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     assert all(r["gflop_per_s"] > 0 and r["roofline_fraction"] > 0 for r in report["results"])
     assert {r["path"] for r in report["ratios"]} >= {"onnx-fp32", "peer-onnx"}
     assert report["best_ours_vs_best_peer"]["1"]["ours"]["path"] == "onnx-fp32"
+    [at_best] = report["ratios_at_best_precision"]  # one format, one precision, one thread count
+    assert at_best["format"] == "onnx" and at_best["baseline"]["path"] == at_best["subject"]["path"] == "onnx-fp32"
+    ratio = next(r["ratio"] for r in report["ratios"] if r["path"] == "onnx-fp32")
+    assert at_best["ratio"] == pytest.approx(ratio)
     assert report["denormals"].startswith("flushed")
