@@ -169,9 +169,10 @@ def _print(report: dict, names: list[str]) -> None:
     for r in report.get("ratios", []):
         console.print(f"{names[1]} / {names[0]}  {r['path']:<22} {r['threads']}t  {r['ratio']:.2f}x")
     for r in report.get("ratios_at_best_precision", []):
-        console.print(f"{names[1]} / {names[0]}  {r['format']:<10} {r['threads']}t  {r['ratio']:.2f}x at each one's "
-                      f"fastest precision ({r['baseline']['path']} {r['baseline']['median_ms']:.1f} ms / "
-                      f"{r['subject']['path']} {r['subject']['median_ms']:.1f} ms)")
+        b, s = r["baseline"], r["subject"]
+        console.print(f"{names[1]} / {names[0]}  {r['format']:<22} {r['threads']}t  {r['ratio']:.2f}x at the fastest "
+                      f"precisions ({b['path'].rsplit('-', 1)[1]} {b['median_ms']:.1f} / "
+                      f"{s['path'].rsplit('-', 1)[1]} {s['median_ms']:.1f} ms)")
     for t, v in report.get("best_ours_vs_best_peer", {}).items():
         console.print(f"{t}t: ours {v['ours']['path']} {v['ours']['median_ms']:.1f} ms vs peer {v['peer']['path']} "
                       f"{v['peer']['median_ms']:.1f} ms = {v['ours_over_peer']:.2f}x")
