@@ -38,9 +38,6 @@ def export_program(module, example: dict, *, input_names, max_seq_len: int):
 def eager_attention(hf_model):
     """`hf_model` with its attention in the eager form while the block runs (see the module docstring)."""
     previous = hf_model.config._attn_implementation
-    if previous == "eager":
-        yield
-        return
     hf_model.set_attn_implementation("eager")
     try:
         yield
