@@ -32,6 +32,26 @@ def artifacts(tmp_path_factory):
     return folder
 
 
+def test_reusing_an_artifact_from_other_code_warns(artifacts, tmp_path, caplog):
+    import shutil
+
+    from android_bench.artifacts import ensure_artifact
+    from export._versions import PIPELINE, pipeline_revision
+
+    folder = tmp_path / "bert-tiny" / "onnx-fp32"
+    shutil.copytree(artifacts / "bert-tiny" / "onnx-fp32", folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["tools"][PIPELINE] == pipeline_revision()
+    with caplog.at_level("WARNING", logger="android_bench"):
+        assert ensure_artifact(tmp_path, "bert-tiny", "onnx", "fp32", weights="random", seq_len=48) == folder
+    assert not caplog.records  # made by this code: reused quietly
+    manifest["tools"][PIPELINE] = "0123456789ab"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with caplog.at_level("WARNING", logger="android_bench"):
+        assert ensure_artifact(tmp_path, "bert-tiny", "onnx", "fp32", weights="random", seq_len=48) == folder
+    assert "made by squeezebert-mobile 0123456789ab" in caplog.text and "delete the folder" in caplog.text
+
+
 def bench(*args, out: Path, artifacts: Path, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "android_bench", *TINY, "--artifacts", str(artifacts),
                            "--out", str(out), *args], cwd=ROOT, capture_output=True, text=True, timeout=600, **kw)
