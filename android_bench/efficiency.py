@@ -132,25 +132,26 @@ def _with_ratios(report: dict, names: list[str]) -> dict:
     rows = {(r["model"], r["path"], r["threads"]): r for r in report["results"]}
     ratios = [{"path": p, "threads": t, "ratio": rows[(baseline, p, t)]["median_ms"] / r["median_ms"]}
               for (m, p, t), r in rows.items() if m == subject and (baseline, p, t) in rows]
-    best = {}
-    for (m, p, t), r in rows.items():
-        if m != subject:
-            continue
-        kind = "peer" if p in PEERS else "ours"
-        if t not in best.setdefault(kind, {}) or r["median_ms"] < best[kind][t]["median_ms"]:
-            best[kind][t] = {"path": p, "median_ms": r["median_ms"]}
-    versus = {t: {"ours": best["ours"][t], "peer": best["peer"][t],
-                  "ours_over_peer": best["ours"][t]["median_ms"] / best["peer"][t]["median_ms"]}
-              for t in best.get("ours", {}) if t in best.get("peer", {})}
-    fastest = {}  # (model, format, threads) -> that format's fastest precision of ours
-    for (m, p, t), r in rows.items():
-        key = (m, p.rsplit("-", 1)[0], t)
-        if p not in PEERS and (key not in fastest or r["median_ms"] < fastest[key]["median_ms"]):
-            fastest[key] = {"path": p, "median_ms": r["median_ms"]}
+    best = _fastest_by(rows, lambda m, p, t: ("peer" if p in PEERS else "ours", t) if m == subject else None)
+    versus = {t: {"ours": best[("ours", t)], "peer": best[("peer", t)],
+                  "ours_over_peer": best[("ours", t)]["median_ms"] / best[("peer", t)]["median_ms"]}
+              for kind, t in best if kind == "ours" and ("peer", t) in best}
+    # (model, format, threads) -> that format's fastest precision of ours
+    fastest = _fastest_by(rows, lambda m, p, t: None if p in PEERS else (m, p.rsplit("-", 1)[0], t))
     at_best = [{"format": f, "threads": t, "subject": s, "baseline": fastest[(baseline, f, t)],
                 "ratio": fastest[(baseline, f, t)]["median_ms"] / s["median_ms"]}
                for (m, f, t), s in fastest.items() if m == subject and (baseline, f, t) in fastest]
     return {**report, "ratios": ratios, "ratios_at_best_precision": at_best, "best_ours_vs_best_peer": versus}
+
+
+def _fastest_by(rows: dict, group) -> dict:
+    """The fastest row of each group: `group(model, path, threads)` names a row's group, or None to skip it."""
+    fastest = {}
+    for (m, p, t), r in rows.items():
+        key = group(m, p, t)
+        if key is not None and (key not in fastest or r["median_ms"] < fastest[key]["median_ms"]):
+            fastest[key] = {"path": p, "median_ms": r["median_ms"]}
+    return fastest
 
 
 def _print(report: dict, names: list[str]) -> None:
