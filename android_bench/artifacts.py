@@ -7,33 +7,30 @@ from pathlib import Path
 log = logging.getLogger("android_bench")
 
 
-def _matches(folder: Path, *, model: str, seq_len: int, weights: str) -> bool:
+def _reusable(folder: Path, *, model: str, seq_len: int, weights: str) -> bool:
+    """Whether `folder` holds this model at this seq_len and weights source. A match made by other code (e.g.
+    before an exporter fix) would be timed silently, so that is said in a warning."""
+    from export._versions import PIPELINE, pipeline_revision
     from export.runtimes import read_manifest
 
     if not (folder / "manifest.json").is_file():
         return False
     manifest = read_manifest(folder)
     random = manifest["model"]["weights"]["source"] == "random"
-    return manifest["model"]["name"] == model and manifest["seq_len"] == seq_len and random == (weights == "random")
-
-
-def _warn_if_older_pipeline(folder: Path) -> None:
-    """A reused artifact made by other code (e.g. before an exporter fix) would be timed silently: say so."""
-    from export._versions import PIPELINE, pipeline_revision
-    from export.runtimes import read_manifest
-
-    made_by = read_manifest(folder).get("tools", {}).get(PIPELINE, "an unrecorded revision")
+    if not (manifest["model"]["name"] == model and manifest["seq_len"] == seq_len and random == (weights == "random")):
+        return False
+    made_by = manifest.get("tools", {}).get(PIPELINE, "an unrecorded revision")
     if made_by != pipeline_revision():
         log.warning("reusing %s, made by %s %s (this is %s); delete the folder to re-export it", folder, PIPELINE,
                     made_by, pipeline_revision())
+    return True
 
 
 def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights: str, seq_len: int,
                     threads: int | None = None) -> Path:
     """`root/<model>/<fmt>-<precision>`, exported (fp32) or quantized from the fp32 one (int8) unless present."""
     folder = root / model / f"{fmt}-{precision}"
-    if _matches(folder, model=model, seq_len=seq_len, weights=weights):
-        _warn_if_older_pipeline(folder)
+    if _reusable(folder, model=model, seq_len=seq_len, weights=weights):
         return folder
     if precision == "fp32":
         import export
