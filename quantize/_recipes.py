@@ -20,9 +20,9 @@ class Recipe:
 # Every recipe runs on the mobile graph (models/mobile.py), where SqueezeBERT's grouped 1x1 convolutions are
 # per-group nn.Linear: that is what makes the quantizers below cover them at all.
 RECIPES = {r.format: r for r in (
-    Recipe("torchscript", "int8-dynamic", "int8 per-channel (Linear), uint8 per-row (Embedding)",
+    Recipe("torchscript", "int8-dynamic", "int8 per-channel (Linear), int8 per-row (Embedding)",
            "int8 scaled per token at run time (Linear, torch._int_mm); float elsewhere",
-           "quantize.torchscript.PerTokenInt8Linear for every nn.Linear; quantize_dynamic for nn.Embedding",
+           "quantize.torchscript.PerTokenInt8Linear for every nn.Linear; quantize.embedding.Int8Embedding",
            "quantize_dynamic left all 72 grouped Conv1d of the reference graph in fp32, and its per-tensor 7-bit "
            "activations gave cosine 0.957 on real BERT weights (per token: 0.997)"),
     Recipe("onnx", "int8-dynamic", "int8 per-channel (MatMul, Gemm), int8 (Gather)",

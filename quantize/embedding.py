@@ -1,4 +1,5 @@
-"""Weight-only int8 embeddings, for runtimes without a quantized embedding op (ExecuTorch's portable kernels).
+"""Weight-only int8 embeddings for the PyTorch-side formats (TorchScript, ExecuTorch), in plain aten ops:
+ExecuTorch's portable kernels have no quantized embedding op.
 
 Each row of the table is stored as int8 with its own float scale (symmetric); a lookup gathers int8 rows and
 their scales and multiplies. Plain aten ops, so torch.export and every runtime handle it. The gathers are
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from ._modules import replace_modules_
 
 
 class Int8Embedding(nn.Module):
@@ -25,11 +28,4 @@ class Int8Embedding(nn.Module):
 
 def quantize_embeddings_(module: nn.Module) -> int:
     """Replace every nn.Embedding in `module` (in place) with Int8Embedding; returns how many."""
-    count = 0
-    for name, child in list(module.named_children()):
-        if isinstance(child, nn.Embedding):
-            setattr(module, name, Int8Embedding(child))
-            count += 1
-        else:
-            count += quantize_embeddings_(child)
-    return count
+    return replace_modules_(module, nn.Embedding, Int8Embedding)

@@ -9,10 +9,12 @@ subclasses do not survive torch.jit.trace. PerTokenInt8Linear does the same with
 from __future__ import annotations
 
 import copy
-import warnings
 
 import torch
 from torch import nn
+
+from ._modules import replace_modules_
+from .embedding import Int8Embedding, quantize_embeddings_
 
 
 class PerTokenInt8Linear(nn.Module):
@@ -35,23 +37,18 @@ class PerTokenInt8Linear(nn.Module):
 
 
 def quantize_module(module: nn.Module) -> tuple[nn.Module, dict]:
-    """Every nn.Linear -> PerTokenInt8Linear; nn.Embedding -> quantize_dynamic's uint8 rows."""
-    from torch.ao.quantization import float_qparams_weight_only_qconfig, quantize_dynamic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantized = quantize_dynamic(copy.deepcopy(module).eval(), {nn.Embedding: float_qparams_weight_only_qconfig})
-    for parent in list(quantized.modules()):
-        for name, child in parent.named_children():
-            if type(child) is nn.Linear:
-                setattr(parent, name, PerTokenInt8Linear(child))
+    """A copy of `module` with every nn.Linear a PerTokenInt8Linear and every nn.Embedding an Int8Embedding
+    (int8 rows, the table every PyTorch-side format uses)."""
+    quantized = copy.deepcopy(module).eval()
+    replace_modules_(quantized, nn.Linear, PerTokenInt8Linear)
+    quantize_embeddings_(quantized)
     return quantized, census(quantized)
 
 
 def census(module: nn.Module) -> dict:
     """Which layers are int8 and which stayed float, counted in the module that gets traced."""
     kinds = {"Linear (int8 per-token dynamic)": PerTokenInt8Linear,
-             "Embedding (uint8 rows)": torch.ao.nn.quantized.Embedding}
+             "Embedding (int8 rows)": Int8Embedding}
     quantized = {k: sum(isinstance(m, t) for m in module.modules()) for k, t in kinds.items()}
     float_left = {
         "Linear": sum(type(m) is nn.Linear for m in module.modules()),
