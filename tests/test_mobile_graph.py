@@ -30,6 +30,22 @@ def test_mobile_graph_matches_the_hf_model(task, heads):
             assert (got - want).abs().max().item() <= ATOL
 
 
+@pytest.mark.parametrize("num_heads", [8, 2])  # 2 heads in each group; each head across 2 groups
+def test_sliced_heads_match_whether_or_not_groups_hold_whole_heads(num_heads):
+    from transformers import SqueezeBertConfig, SqueezeBertModel
+
+    config = SqueezeBertConfig.from_dict({**models.load("squeezebert-tiny", weights="random").config.to_dict(),
+                                          "num_attention_heads": num_heads})
+    torch.manual_seed(3)
+    hf = SqueezeBertModel(config).eval()
+    mobile = MobileSqueezeBert(hf, "feature-extraction", heads="slices").eval()
+    assert mobile.layers[0].heads_from_groups == (num_heads == 8)
+    inputs = models.load("squeezebert-tiny", weights="random").inputs(seq_len=32, batch=2)
+    with torch.no_grad():
+        want = hf(**{n: torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES}).last_hidden_state
+    assert (_run(mobile, inputs)[0] - want).abs().max().item() <= ATOL
+
+
 def test_real_squeezebert_config_shapes_rewrite_exactly():
     """Full-size group layout (q/k/v/intermediate/output 4 groups, post-attention 1) on one layer."""
     conv = torch.nn.Conv1d(768, 3072, kernel_size=1, groups=4)
