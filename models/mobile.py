@@ -66,15 +66,16 @@ class GroupedPointwise(nn.Module):
             return [self.linears[0](x)]
         return [linear(part) for linear, part in zip(self.linears, x.split(self.split, dim=-1))]
 
+    def output(self, parts: list, index: int):
+        """Conv `index`'s output from `group_outputs`: its channels of every group's output, in group order."""
+        start = sum(self.widths[:index])
+        return torch.cat([part[..., start:start + self.widths[index]] for part in parts], dim=-1)
+
     def forward(self, x) -> tuple:
         parts = self.group_outputs(x)
         if len(self.widths) == 1:
             return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1),)
-        outputs, start = [], 0
-        for width in self.widths:  # each conv's channels: its slice of every group's output, in group order
-            outputs.append(torch.cat([part[..., start:start + width] for part in parts], dim=-1))
-            start += width
-        return tuple(outputs)
+        return tuple(self.output(parts, i) for i in range(len(self.widths)))
 
 
 def _layer_norm(ln: nn.LayerNorm) -> nn.LayerNorm:
@@ -103,8 +104,7 @@ class MobileLayer(nn.Module):
         # Intermediate group j writes exactly the channels output group j reads (same group count): the FFN can
         # run group by group, without concatenating the 4x-wide intermediate activation and splitting it again.
         self.ffn_by_group = len(self.intermediate.linears) == len(self.output.linears) > 1
-        # Sliced heads of a fused q/k/v projection whose groups hold whole heads (every SqueezeBERT config): q's and
-        # v's heads are sliced straight off each group's output, not concatenated into q and v and sliced again.
+        # sliced heads straight off each group's q/k/v output (module docstring); every SqueezeBERT config qualifies
         self.heads_from_groups = self.sliced and len(self.qkv) == 1 and all(
             w % self.head_size == 0 for w in self.qkv[0].widths)
 
@@ -129,14 +129,15 @@ class MobileLayer(nn.Module):
         if not self.heads_from_groups:
             q, k, v = (out for projection in self.qkv for out in projection(x))
             return self._heads(q), k, self._heads(v)
-        parts = [part.unsqueeze(1) for part in self.qkv[0].group_outputs(x)]  # [B, 1, S, q|k|v of the group]
-        q_width, k_width, v_width = self.qkv[0].widths
+        projection = self.qkv[0]
+        parts = projection.group_outputs(x)
+        rows = [part.unsqueeze(1) for part in parts]  # [B, 1, S, q|k|v of the group]
 
-        def heads(start, width):
-            return torch.cat([part[..., i:i + self.head_size] for part in parts
+        def heads(index):  # projection output `index` (0 q, 2 v), its heads in order
+            start, width = sum(projection.widths[:index]), projection.widths[index]
+            return torch.cat([row[..., i:i + self.head_size] for row in rows
                               for i in range(start, start + width, self.head_size)], dim=1)
-        k = torch.cat([part[..., q_width:q_width + k_width] for part in parts], dim=-1).squeeze(1)
-        return heads(0, q_width), k, heads(q_width + k_width, v_width)
+        return heads(0), projection.output(parts, 1), heads(2)
 
     def forward(self, x, mask):
         q, k, v = self._qkv(x)

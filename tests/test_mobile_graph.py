@@ -34,13 +34,13 @@ def test_mobile_graph_matches_the_hf_model(task, heads):
 def test_sliced_heads_match_whether_or_not_groups_hold_whole_heads(num_heads):
     from transformers import SqueezeBertConfig, SqueezeBertModel
 
-    config = SqueezeBertConfig.from_dict({**models.load("squeezebert-tiny", weights="random").config.to_dict(),
-                                          "num_attention_heads": num_heads})
+    tiny = models.load("squeezebert-tiny", weights="random")
+    config = SqueezeBertConfig.from_dict({**tiny.config.to_dict(), "num_attention_heads": num_heads})
     torch.manual_seed(3)
     hf = SqueezeBertModel(config).eval()
     mobile = MobileSqueezeBert(hf, "feature-extraction", heads="slices").eval()
     assert mobile.layers[0].heads_from_groups == (num_heads == 8)
-    inputs = models.load("squeezebert-tiny", weights="random").inputs(seq_len=32, batch=2)
+    inputs = tiny.inputs(seq_len=32, batch=2)
     with torch.no_grad():
         want = hf(**{n: torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES}).last_hidden_state
     assert (_run(mobile, inputs)[0] - want).abs().max().item() <= ATOL
