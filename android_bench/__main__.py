@@ -16,7 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from export._cli import run_main
+from export import run_main
 from models import model_choices
 from models.errors import UserError
 

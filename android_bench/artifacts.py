@@ -10,7 +10,7 @@ log = logging.getLogger("android_bench")
 def _reusable(folder: Path, *, model: str, seq_len: int, weights: str) -> bool:
     """Whether `folder` holds this model at this seq_len and weights source. A match made by other code (e.g.
     before an exporter fix) would be timed silently, so that is said in a warning."""
-    from export._versions import PIPELINE, pipeline_revision
+    from export import PIPELINE, pipeline_revision
     from export.runtimes import read_manifest
 
     if not (folder / "manifest.json").is_file():
@@ -28,20 +28,22 @@ def _reusable(folder: Path, *, model: str, seq_len: int, weights: str) -> bool:
 
 def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights: str, seq_len: int,
                     threads: int | None = None) -> Path:
-    """`root/<model>/<fmt>-<precision>`, exported (fp32) or quantized from the fp32 one (int8) unless present."""
+    """`root/<model>/<fmt>-<precision>` unless present: fp32 exported, int8 made by the format's recipe for it. A
+    missing fp32 artifact is made in the same conversion as the int8 one (each format is converted once)."""
+    import export
+    import models
+
     folder = root / model / f"{fmt}-{precision}"
     if _reusable(folder, model=model, seq_len=seq_len, weights=weights):
         return folder
-    if precision == "fp32":
-        import export
-        import models
-
-        log.info("exporting %s to %s fp32 (seq_len %d)", model, fmt, seq_len)
-        loaded = models.load(model, weights=weights)
-        return export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=folder, threads=threads).dir
-    from quantize.__main__ import quantize_artifact
-
-    fp32 = ensure_artifact(root, model, fmt, "fp32", weights=weights, seq_len=seq_len, threads=threads)
-    log.info("quantizing %s %s to %s", model, fmt, precision)
-    quantize_artifact(fp32, folder, threads=threads)
+    fp32 = root / model / f"{fmt}-fp32"
+    quantized = {}
+    if precision != "fp32":
+        quantized = {export.recipe_for_precision(fmt, precision).name: folder}
+        if _reusable(fp32, model=model, seq_len=seq_len, weights=weights):
+            fp32 = None
+    log.info("exporting %s to %s %s (seq_len %d)", model, fmt, " and ".join(
+        ["fp32"] * (fp32 is not None) + [precision] * bool(quantized)), seq_len)
+    loaded = models.load(model, weights=weights)
+    export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=fp32, quantized=quantized, threads=threads)
     return folder

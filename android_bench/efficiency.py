@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export._cli import run_main
+from export import run_main
 
 log = logging.getLogger("android_bench")
 PEERS = ("peer-onnx", "peer-litert-torch")
@@ -72,10 +72,10 @@ def _open(path: Path, loaded, threads: int):
 
 def run(args) -> dict:
     import models
-    from export._files import write_json_atomic
-    from quantize.bench import DENORMALS, denormals, time_interleaved
+    from export import write_json_atomic
 
     from .artifacts import ensure_artifact
+    from .timing import DENORMALS, denormals, time_interleaved
     from .flops import count_flops, roofline
 
     machine = roofline()
@@ -180,7 +180,7 @@ def _print(report: dict, names: list[str]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from quantize.bench import DENORMALS
+    from .timing import DENORMALS
 
     p = argparse.ArgumentParser(prog="python -m android_bench.efficiency", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -192,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=128, help="sequence length")
     p.add_argument("--runs", type=int, default=30, help="timed runs per path (interleaved)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per path first")
-    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see quantize.bench.denormals")
+    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.timing.denormals")
     p.add_argument("--weights", default="random", help="hub, a checkpoint folder, or random (recorded)")
     p.add_argument("--out", type=Path, default=Path("build/efficiency"), help="artifacts and efficiency.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from export._cli import run_main
+from export import run_main
 from models.errors import UserError
 
 COUNTED = ("matrix products only: Linear (addmm), grouped/dense Conv1d (convolution), attention QK^T and PV "
@@ -290,7 +290,7 @@ def main(args) -> dict:
               "roofline": machine, "roofline_peak_gflops_used": peak, "threads": args.threads}
     _print(report)
     if args.json:
-        from export._files import write_json_atomic
+        from export import write_json_atomic
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.json, report)

@@ -116,11 +116,3 @@ def parse_speed_benchmark_torch(text: str) -> Timing:
     if per_iter is None:
         raise _fail("speed_benchmark_torch", text)
     return Timing(mean_ms=float(per_iter) / 1e3, count=len(samples) or None, samples_ms=samples)
-
-
-PARSERS = {
-    "benchmark_model": parse_tflite_benchmark_model,
-    "onnxruntime_perf_test": parse_onnxruntime_perf_test,
-    "executor_runner": parse_executor_runner,
-    "speed_benchmark_torch": parse_speed_benchmark_torch,
-}

@@ -6,7 +6,7 @@ import io
 import os
 from pathlib import Path
 
-from export._files import write_json_atomic
+from export import write_json_atomic
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -1,23 +1,34 @@
-"""`python -m export`: every available format for one model, each in its own artifact folder under --out."""
+"""`python -m export`: every format for one model, each in its own artifact folder under --out."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
-from ._cli import base_parser, run_main
-from ._formats import available_formats, get_format
+from models.errors import UserError
+
+from ._cli import base_parser, log_artifact, run_main
+from ._formats import available_formats, check_format_name, get_format
+from ._recipes import recipe_names
 
 log = logging.getLogger("export")
+
+
+def _formats(text: str) -> list[str]:
+    try:  # an unknown name fails here, with the list of valid ones, before any work
+        return [check_format_name(f.strip()) for f in text.split(",") if f.strip()]
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser():
     formats = available_formats()
     p = base_parser("python -m export", "Export a model to every format (or --formats), validating each against "
                     "PyTorch eager; writes <out>/<format>/ artifact folders with manifest.json.", out_default="build")
-    p.add_argument("--formats", default=",".join(formats),
-                   help=f"comma-separated subset of: {', '.join(formats)}")
-    p.add_argument("--quantize", choices=("int8-dynamic",), default=None,
-                   help="also write an int8 artifact per format (<out>/<format>-int8), quantized from the fp32 one")
+    p.add_argument("--formats", type=_formats, default=formats, help=f"comma-separated subset of: {', '.join(formats)}")
+    p.add_argument("--quantize", choices=recipe_names(), default=None,
+                   help="also write the recipe's artifact per format (<out>/<format>-int8), derived from the same "
+                        "conversion as the fp32 one (each format is converted once)")
     return p
 
 
@@ -26,18 +37,13 @@ def main(argv=None) -> int:
         import models
         from ._pipeline import export
 
-        fmts = [get_format(f.strip()) for f in args.formats.split(",") if f.strip()]
         loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
-        for fmt in fmts:
-            artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out / fmt.name, threads=args.threads,
-                              options={"graph": args.graph})
-            worst = artifact.manifest["validation"]["max_abs_diff"]
-            log.info("%-12s %s  max abs diff %s", fmt.name, artifact.path,
-                     ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))
-            if args.quantize:
-                from quantize.__main__ import quantize_artifact
-
-                quantize_artifact(artifact.dir, args.out / f"{fmt.name}-int8", threads=args.threads)
+        for name in args.formats:
+            fmt = get_format(name)
+            quantized = {args.quantize: args.out / f"{name}-int8"} if args.quantize else {}
+            for artifact in export(fmt, loaded, seq_len=args.seq_len, out=args.out / name, quantized=quantized,
+                                   threads=args.threads, options={"graph": args.graph}).values():
+                log_artifact(artifact)
 
     return run_main(run, argv, parser=build_parser())
 

@@ -1,4 +1,5 @@
-"""The flags every command shares, and the one place that turns errors into one-line messages."""
+"""The flags every command shares, the one place that turns errors into one-line messages, and the thin CLI
+over `export()` that every `python -m export.<format>` is."""
 from __future__ import annotations
 
 import argparse
@@ -58,3 +59,37 @@ def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
         print(f"error: {type(exc).__name__}: {first} (rerun with -v for the traceback)", file=sys.stderr)
         return 1
     return 0
+
+
+_CORE = {"model", "weights", "task", "seq_len", "out", "seed", "threads", "verbose"}  # --graph etc. go on
+
+
+def format_main(name: str, argv=None) -> int:
+    """`python -m export.<name>`: one format's fp32 artifact."""
+    from ._formats import get_format
+
+    fmt = get_format(name)
+    parser = base_parser(f"python -m export.{name}", f"Export a model to {name}, validate it against PyTorch "
+                         "eager in its desktop runtime, and write the artifact folder with manifest.json.",
+                         out_default=f"build/{name}")
+    if fmt.add_options:
+        fmt.add_options(parser)
+
+    def main(args):
+        import models
+        from ._pipeline import export
+
+        loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
+        options = {k: v for k, v in vars(args).items() if k not in _CORE}
+        artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out, threads=args.threads,
+                          options=options)["fp32"]
+        log_artifact(artifact)
+
+    return run_main(main, argv, parser=parser)
+
+
+def log_artifact(artifact) -> None:
+    worst = artifact.manifest["validation"]["max_abs_diff"]
+    logging.getLogger("export").info(
+        "wrote %s (%.1f MB); max abs diff vs eager: %s", artifact.path, artifact.path.stat().st_size / 1e6,
+        ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))

@@ -7,41 +7,57 @@ from typing import Callable
 
 from models.errors import UserError
 
-# Format name -> module under export/ that registers it. Order = order of `python -m export`.
-FORMAT_MODULES = {"torchscript": "export.torchscript", "onnx": "export.onnx", "tflite": "export.tflite",
+# Format name -> module that registers it. Order = order of `python -m export`.
+FORMAT_MODULES = {"torchscript": "export.torchscript", "onnx": "export.onnx", "tflite": "export.tflite.convert",
                   "executorch": "export.executorch"}
 _FORMATS: dict[str, "Format"] = {}
 
 
 @dataclass(frozen=True)
 class Format:
+    """A format: how to convert, and how its files differ from the task's I/O contract (models.contract)."""
     name: str
     suffix: str
-    convert: Callable  # convert(loaded, *, path, seq_len, options) -> dict of manifest fields
-    dynamic_shapes: bool = True  # False: the file is fixed to the export shape (TFLite)
+    convert: Callable  # convert(loaded, products, path, *, options) -> export.Converted (fp32; fills products)
     variant: str = ""  # file-name tag between task and precision, e.g. "xnnpack"
     add_options: Callable | None = None  # add_options(argparse parser): format-specific flags
-    precisions: tuple[str, ...] = ("fp32",)  # what convert() can produce (options["precision"])
-    dynamic_batch: bool = True  # False: batch fixed at 1 even where the sequence length is dynamic
+    fixed_batch: int | None = None  # the batch the file is fixed to; None: dynamic
+    fixed_sequence: bool = False  # True: the file is fixed to the export's sequence length (TFLite)
+    input_dtype: str = "int64"  # dtype of the ids and masks the file takes
+
+    @property
+    def dynamic_shapes(self) -> bool:
+        return not self.fixed_sequence
+
+    @property
+    def dynamic_batch(self) -> bool:
+        return self.dynamic_shapes and self.fixed_batch is None
+
+    def contract(self, loaded, seq_len: int):
+        """The task's contract as this format's files implement it at `seq_len`."""
+        return loaded.contract.specialize(batch=1 if self.fixed_sequence else self.fixed_batch,
+                                          sequence=seq_len if self.fixed_sequence else None,
+                                          input_dtype=self.input_dtype)
 
 
-def register_format(name: str, *, suffix: str, dynamic_shapes: bool = True, variant: str = "",
-                    add_options: Callable | None = None, precisions: tuple[str, ...] = ("fp32",),
-                    dynamic_batch: bool = True):
+def register_format(name: str, *, suffix: str, variant: str = "", add_options: Callable | None = None,
+                    fixed_batch: int | None = None, fixed_sequence: bool = False, input_dtype: str = "int64"):
     def wrap(convert):
-        _FORMATS[name] = Format(name, suffix, convert, dynamic_shapes, variant, add_options, precisions,
-                                dynamic_batch)
+        _FORMATS[name] = Format(name, suffix, convert, variant, add_options, fixed_batch, fixed_sequence, input_dtype)
         return convert
     return wrap
 
 
 def available_formats() -> list[str]:
-    """Formats whose module exists in this checkout (later issues add tflite and executorch)."""
-    return [n for n, mod in FORMAT_MODULES.items() if importlib.util.find_spec(mod) is not None]
+    return list(FORMAT_MODULES)
+
+
+def check_format_name(name: str) -> str:
+    if name not in FORMAT_MODULES:
+        raise UserError(f"unknown format {name!r}; choose one of {', '.join(available_formats())}")
+    return name
 
 
 def get_format(name: str) -> Format:
-    if name not in FORMAT_MODULES or name not in available_formats():
-        raise UserError(f"unknown format {name!r}; choose one of {', '.join(available_formats())}")
-    importlib.import_module(FORMAT_MODULES[name])
+    importlib.import_module(FORMAT_MODULES[check_format_name(name)])
     return _FORMATS[name]

@@ -1,25 +1,35 @@
-"""One export = convert, validate against eager in the artifact's runtime, write manifest, move into place."""
+"""One export run: convert once, then per artifact validate against eager, write the manifest, commit.
+
+    convert (fp32, keeping its Products) -> validate -> manifest -> commit
+    for each recipe: derive from the Products -> validate -> manifest -> commit
+
+int8 is derived from what the fp32 conversion made on the way (the PyTorch module, the exported program, the
+ONNX file, the SavedModel: `Products`), so a format is converted once however many artifacts it yields.
+"""
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from models import RANDOM_WEIGHTS_WARNING
+from models.contract import IOContract
 from models.errors import UserError
 
 from ._files import ensure_writable_dir, file_record, write_json_atomic
 from ._formats import Format
+from ._recipes import Recipe, get_recipe
 from ._validate import Tolerance, compare, worst_by_output
 from ._versions import tool_versions
 from .runtimes import open_runtime
 
 log = logging.getLogger("export")
 MANIFEST_SCHEMA = 1
-PRECISIONS = ("fp32", "int8")
 # int8 artifacts vs fp32 eager: direction of every token's vector must be kept (issue 5's bar on real weights).
 INT8_MIN_COSINE = 0.99
 # The token-major, Linear-based SqueezeBERT graph (models/mobile.py) validates in every format and is what
@@ -27,8 +37,27 @@ INT8_MIN_COSINE = 0.99
 DEFAULT_GRAPH = "mobile"
 
 
-def tolerance_for(loaded, precision: str) -> Tolerance:
-    return Tolerance(atol=loaded.atol) if precision == "fp32" else Tolerance(min_cosine=INT8_MIN_COSINE)
+@dataclass
+class Products:
+    """What the fp32 conversion made on the way to its file, kept for the recipes that derive int8 from it."""
+    work: Path  # this run's scratch folder (removed at the end)
+    logs: Path  # where a failing converter's log is kept
+    contract: IOContract  # the task's I/O contract as the format implements it
+    example: dict  # the example inputs the conversion traced with (int64, batch 1)
+    module: object = None  # "pytorch-module": the torch module that was traced / exported
+    exported_program: object = None  # "exported-program": torch.export's program (before lowering)
+    onnx: Path | None = None  # "onnx-graph": the fp32 ONNX file
+    saved_model: Path | None = None  # "converter": onnx2tf's SavedModel
+    sections: dict = field(default_factory=dict)  # the fp32 conversion's format sections of the manifest
+
+
+@dataclass
+class Converted:
+    """What a converter or a recipe returns."""
+    files: list[Path]  # model files, every one validated; the first is the artifact's file
+    assets: list[Path] = field(default_factory=list)  # shipped beside the model, not run (vocab.txt, labels.txt)
+    sections: dict = field(default_factory=dict)  # format-specific manifest sections, e.g. {"onnx": {...}}
+    layers: dict | None = None  # quantized artifacts: which layers are int8 and which stayed float
 
 
 @dataclass
@@ -36,6 +65,10 @@ class Artifact:
     dir: Path
     path: Path  # the model file
     manifest: dict
+
+
+def tolerance_for(loaded, precision: str) -> Tolerance:
+    return Tolerance(atol=loaded.atol) if precision == "fp32" else Tolerance(min_cosine=INT8_MIN_COSINE)
 
 
 def artifact_stem(loaded, fmt: Format, precision: str) -> str:
@@ -51,84 +84,125 @@ def validation_shapes(loaded, seq_len: int, *, dynamic: bool, dynamic_batch: boo
     return [(1, seq_len), (2 if dynamic_batch else 1, other)]
 
 
-def io_records(loaded, seq_len: int, *, dynamic: bool, dynamic_batch: bool = True,
-               input_dtype: str = "int64") -> tuple[list, list]:
-    dims = [("batch" if dynamic_batch else 1), "sequence"] if dynamic else [1, seq_len]
-    hidden = loaded.config.hidden_size
-    out_shapes = {"last_hidden_state": dims + [hidden], "pooler_output": dims[:1] + [hidden],
-                  "logits": dims[:1] + [len(loaded.labels or [])]}
-    inputs = [{"name": n, "dtype": input_dtype, "shape": dims} for n in loaded.input_names]
-    outputs = [{"name": n, "dtype": "float32", "shape": out_shapes[n]} for n in loaded.output_names]
-    return inputs, outputs
-
-
 def model_record(loaded) -> dict:
     c = loaded.config
-    return {"name": loaded.name, "ref": loaded.ref, "hf_id": loaded.spec.hf_id if loaded.spec else None, "family": loaded.family,
-            "layers": c.num_hidden_layers, "hidden_size": c.hidden_size,
+    return {"name": loaded.name, "ref": loaded.ref, "hf_id": loaded.spec.hf_id if loaded.spec else None,
+            "family": loaded.family, "layers": c.num_hidden_layers, "hidden_size": c.hidden_size,
             "max_position_embeddings": c.max_position_embeddings, "weights": loaded.weights}
 
 
-def export(fmt: Format, loaded, *, seq_len: int, out: Path, precision: str = "fp32", threads: int | None = None,
-           options: dict | None = None) -> Artifact:
-    """Export `loaded` to `fmt` at `precision` in folder `out`; fails with ValidationError if it deviates
-    from eager beyond the precision's tolerance."""
+def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Mapping[str, Path] | None = None,
+           threads: int | None = None, options: dict | None = None) -> dict[str, Artifact]:
+    """Export `loaded` to `fmt` once: the fp32 artifact in `out` (None: converted for the recipes, not written)
+    and, per recipe name in `quantized`, the artifact it derives in that folder. Returns the artifacts by
+    precision ("fp32", "int8"); fails with ValidationError if one deviates from eager beyond its tolerance."""
     loaded.check_seq_len(seq_len)
-    if precision not in fmt.precisions:
-        raise UserError(f"{fmt.name} cannot produce {precision} yet; available: {', '.join(fmt.precisions)}")
-    out = ensure_writable_dir(Path(out))
-    stem = artifact_stem(loaded, fmt, precision)
-    tolerance = tolerance_for(loaded, precision)
+    recipes = [(get_recipe(fmt.name, name), Path(folder)) for name, folder in (quantized or {}).items()]
+    outs = ([Path(out)] if out is not None else []) + [folder for _, folder in recipes]
+    if not outs:
+        raise ValueError("export() needs an fp32 folder or at least one recipe")
+    for folder in outs:
+        ensure_writable_dir(folder)
+    options = {"graph": DEFAULT_GRAPH, **(options or {})}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=out, prefix=".export-") as tmp:
-        path = Path(tmp) / f"{stem}{fmt.suffix}"
-        log.info("converting %s (%s) to %s %s at seq_len %d", loaded.name, loaded.task, fmt.name, precision, seq_len)
-        options = {"graph": DEFAULT_GRAPH, **(options or {}), "precision": precision}
-        extra = fmt.convert(loaded, path=path, seq_len=seq_len, options=options)
-        extra = extra or {}
-        if "quantization" in extra and options.get("fp32_bytes"):
-            extra["quantization"]["size_bytes"] = {"fp32": options["fp32_bytes"], "int8": path.stat().st_size,
-                                                   "ratio": round(path.stat().st_size / options["fp32_bytes"], 4)}
-        inputs, outputs = io_records(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch,
-                                     input_dtype=extra.pop("input_dtype", "int64"))
-        files = [path] + [Path(tmp) / f for f in extra.pop("extra_files", [])]
-        assets = [Path(tmp) / f for f in extra.pop("assets", [])]  # shipped beside the model, not run
-        validation = {}
-        for file in files:  # every model file the artifact ships is validated
-            runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
-                                   threads=threads)
-            shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch)
-            results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
-            for line in report:
-                log.info("%s %s", file.name, line)
-            worst = worst_by_output(results)
-            validation[file.name] = {"runtime": runtime.name, "tolerance": tolerance.__dict__, "shapes": results,
-                                     "max_abs_diff": {k: w["max_abs_diff"] for k, w in worst.items()},
-                                     "mean_cosine": {k: w["mean_cosine"] for k, w in worst.items()}}
-        manifest = {
-            "schema": MANIFEST_SCHEMA,
-            **({"warning": RANDOM_WEIGHTS_WARNING} if loaded.weights["source"] == "random" else {}),
-            "model": model_record(loaded),
-            "task": loaded.task,
-            "format": fmt.name,
-            "precision": precision,
-            "graph": options["graph"],
-            "seq_len": seq_len,
-            "dynamic_shapes": fmt.dynamic_shapes,
-            "dynamic_batch": fmt.dynamic_shapes and fmt.dynamic_batch,
-            "inputs": inputs,
-            "outputs": outputs,
-            **({"labels": loaded.labels} if loaded.labels else {}),
-            "file": file_record(path),
-            "extra_files": [file_record(f) for f in files[1:]],
-            **({"assets": [file_record(f) for f in assets]} if assets else {}),
-            **extra,
-            "validation": validation[path.name],
-            "extra_validation": {k: v for k, v in validation.items() if k != path.name},
-            "tools": tool_versions(),
-            "export_seconds": round(time.perf_counter() - started, 1),
-        }
-        write_json_atomic(Path(tmp) / "manifest.json", manifest)
-        for file in files + assets + [Path(tmp) / "manifest.json"]:  # manifest last: it vouches for the files
-            shutil.move(str(file), out / file.name)  # same filesystem: a rename, so atomic
-    return Artifact(out, out / path.name, manifest)
+    with contextlib.ExitStack() as stack:
+        products = Products(work=Path(stack.enter_context(tempfile.TemporaryDirectory(dir=outs[0], prefix=".work-"))),
+                            logs=outs[0], contract=fmt.contract(loaded, seq_len),
+                            example=loaded.inputs(seq_len=seq_len, batch=1))
+        stage = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=outs[0], prefix=".export-")))
+        path = stage / f"{artifact_stem(loaded, fmt, 'fp32')}{fmt.suffix}"
+        log.info("converting %s (%s) to %s at seq_len %d", loaded.name, loaded.task, fmt.name, seq_len)
+        fp32 = fmt.convert(loaded, products, path, options=options)
+        products.sections = fp32.sections
+        fp32_bytes = path.stat().st_size
+        made = {}
+        if out is not None:
+            made["fp32"] = _finish(fmt, loaded, fp32, Path(out), precision="fp32", products=products,
+                                   seq_len=seq_len, threads=threads, options=options, started=started)
+        for recipe, folder in recipes:
+            if getattr(products, recipe.product) is None:
+                raise UserError(f"recipe {recipe.name} starts from the {recipe.stage} stage, which the {fmt.name} "
+                                "conversion did not keep")
+            stage = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=folder, prefix=".export-")))
+            path = stage / f"{artifact_stem(loaded, fmt, recipe.precision)}{fmt.suffix}"
+            log.info("deriving %s %s (%s) from the fp32 %s", fmt.name, recipe.precision, recipe.name, recipe.stage)
+            step = time.perf_counter()
+            converted = recipe.apply(loaded, products, path, options=options)
+            made[recipe.precision] = _finish(fmt, loaded, converted, folder, precision=recipe.precision,
+                                             products=products, seq_len=seq_len, threads=threads, options=options,
+                                             started=step, recipe=recipe, fp32_bytes=fp32_bytes)
+    return made
+
+
+def _finish(fmt, loaded, converted: Converted, out: Path, *, precision: str, products: Products, seq_len: int,
+            threads, options: dict, started: float, recipe: Recipe | None = None,
+            fp32_bytes: int | None = None) -> Artifact:
+    validation = validate(fmt, loaded, converted, precision=precision, seq_len=seq_len, threads=threads)
+    manifest = build_manifest(fmt, loaded, converted, products.contract, validation, precision=precision,
+                              seq_len=seq_len, graph=options["graph"], recipe=recipe, fp32_bytes=fp32_bytes,
+                              seconds=time.perf_counter() - started)
+    return commit(converted, manifest, out)
+
+
+def validate(fmt: Format, loaded, converted: Converted, *, precision: str, seq_len: int, threads) -> dict:
+    """Every model file against eager, at the export shape (and another where the format is dynamic)."""
+    tolerance = tolerance_for(loaded, precision)
+    shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch)
+    validation = {}
+    for file in converted.files:
+        runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
+                               threads=threads)
+        results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
+        for line in report:
+            log.info("%s %s", file.name, line)
+        worst = worst_by_output(results)
+        validation[file.name] = {"runtime": runtime.name, "tolerance": tolerance.__dict__, "shapes": results,
+                                 "max_abs_diff": {k: w["max_abs_diff"] for k, w in worst.items()},
+                                 "mean_cosine": {k: w["mean_cosine"] for k, w in worst.items()}}
+    return validation
+
+
+def build_manifest(fmt: Format, loaded, converted: Converted, contract: IOContract, validation: dict, *,
+                   precision: str, seq_len: int, graph: str, recipe: Recipe | None, fp32_bytes: int | None,
+                   seconds: float) -> dict:
+    main, others = converted.files[0], converted.files[1:]
+    inputs, outputs = contract.records()
+    quantization = {}
+    if recipe is not None:
+        size = main.stat().st_size
+        quantization = {"quantization": {**recipe.record(), "layers": converted.layers,
+                                         "size_bytes": {"fp32": fp32_bytes, precision: size,
+                                                        "ratio": round(size / fp32_bytes, 4)}}}
+    return {
+        "schema": MANIFEST_SCHEMA,
+        **({"warning": RANDOM_WEIGHTS_WARNING} if loaded.weights["source"] == "random" else {}),
+        "model": model_record(loaded),
+        "task": loaded.task,
+        "format": fmt.name,
+        "precision": precision,
+        "graph": graph,
+        "seq_len": seq_len,
+        "dynamic_shapes": fmt.dynamic_shapes,
+        "dynamic_batch": fmt.dynamic_batch,
+        "inputs": inputs,
+        "outputs": outputs,
+        **({"labels": loaded.labels} if loaded.labels else {}),
+        "file": file_record(main),
+        "extra_files": [file_record(f) for f in others],
+        **({"assets": [file_record(f) for f in converted.assets]} if converted.assets else {}),
+        **converted.sections,
+        **quantization,
+        "validation": validation[main.name],
+        "extra_validation": {k: v for k, v in validation.items() if k != main.name},
+        "tools": tool_versions(),
+        "export_seconds": round(seconds, 1),
+    }
+
+
+def commit(converted: Converted, manifest: dict, out: Path) -> Artifact:
+    """Move the files into `out`, the manifest last: it vouches for the files beside it."""
+    stage = converted.files[0].parent
+    write_json_atomic(stage / "manifest.json", manifest)
+    for file in converted.files + converted.assets + [stage / "manifest.json"]:
+        shutil.move(str(file), out / file.name)  # same filesystem: a rename, so atomic
+    return Artifact(out, out / converted.files[0].name, manifest)

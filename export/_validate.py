@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from models.errors import UserError
 
@@ -34,6 +33,8 @@ class Tolerance:
 
 
 def eager_outputs(loaded, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    import torch
+
     with torch.inference_mode():
         out = loaded.module(*[torch.from_numpy(inputs[n]) for n in loaded.input_names])
     return {n: t.numpy() for n, t in zip(loaded.output_names, out)}

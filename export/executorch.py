@@ -21,17 +21,18 @@ import torch
 from models.mobile import mobile_module
 
 from ._formats import register_format
+from ._pipeline import Converted
 
 log = logging.getLogger("export")
 
 
-def export_program(module, example: dict, *, input_names, max_seq_len: int):
-    """torch.export with a dynamic sequence axis (batch 1: see the module docstring)."""
-    args = tuple(torch.from_numpy(example[n]) for n in input_names)
-    seq = torch.export.Dim("sequence", min=2, max=max_seq_len)
+def export_program(module, products):
+    """torch.export with the contract's dynamic sequence axis (batch 1: see the module docstring)."""
+    contract = products.contract
+    args = tuple(torch.from_numpy(products.example[n]) for n in contract.input_names)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        return torch.export.export(module, args, dynamic_shapes=tuple({1: seq} for _ in input_names), strict=False)
+        return torch.export.export(module, args, dynamic_shapes=contract.torch_export_dims(), strict=False)
 
 
 @contextlib.contextmanager
@@ -101,20 +102,8 @@ def delegation_report(graph_module) -> dict:
     }
 
 
-@register_format("executorch", suffix=".pte", variant="xnnpack", dynamic_batch=False, precisions=("fp32", "int8"))
-def convert(loaded, *, path, seq_len, options):
-    example = loaded.inputs(seq_len=seq_len, batch=1)
-    module = mobile_module(loaded, options["graph"])
-    int8 = options["precision"] == "int8"
-    with eager_attention(loaded.hf_model):
-        if int8:
-            from quantize.executorch import quantize_program
-
-            program, quantized = quantize_program(module, example, input_names=loaded.input_names,
-                                                  max_seq_len=loaded.max_seq_len)
-        else:
-            program = export_program(module, example, input_names=loaded.input_names,
-                                     max_seq_len=loaded.max_seq_len)
+def lower_and_save(program, products, path) -> Converted:
+    """Lower an exported program to XNNPACK, write the .pte, and report what was delegated."""
     edge, report = lower_to_xnnpack(program)
     log.info("XNNPACK: %d partitions, %d nodes delegated; left on portable kernels: %s", report["partitions"],
              report["delegated_nodes"], ", ".join(f"{op} {n}" for op, n in report["portable_ops"].items()) or "none")
@@ -122,17 +111,20 @@ def convert(loaded, *, path, seq_len, options):
         warnings.simplefilter("ignore")
         buffer = edge.to_executorch().buffer
     path.write_bytes(buffer)
-    extra = {"executorch": {"delegation": report, "dynamic_sequence": [2, loaded.max_seq_len], "batch": 1}}
-    if int8:
-        from quantize import RECIPES
-        from quantize.executorch import census
+    return Converted(files=[path], sections={"executorch": {
+        "delegation": report, "dynamic_sequence": list(products.contract.dim_range("sequence")), "batch": 1}})
 
-        extra["quantization"] = {**RECIPES["executorch"].record(), "layers": census(report, quantized)}
-    return extra
+
+@register_format("executorch", suffix=".pte", variant="xnnpack", fixed_batch=1)
+def convert(loaded, products, path, *, options) -> Converted:
+    products.module = mobile_module(loaded, options["graph"])
+    with eager_attention(loaded.hf_model):
+        products.exported_program = export_program(products.module, products)
+    return lower_and_save(products.exported_program, products, path)
 
 
 def main(argv=None) -> int:
-    from ._single import format_main
+    from ._cli import format_main
 
     return format_main("executorch", argv)
 

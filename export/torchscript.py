@@ -13,19 +13,12 @@ import torch
 from models.mobile import mobile_module
 
 from ._formats import register_format
+from ._pipeline import Converted
 
 
-@register_format("torchscript", suffix=".pt", precisions=("fp32", "int8"))
-def convert(loaded, *, path, seq_len, options):
-    example = loaded.inputs(seq_len=seq_len, batch=1)
-    args = tuple(torch.from_numpy(example[n]) for n in loaded.input_names)
-    module, quantization = mobile_module(loaded, options["graph"]), {}
-    if options["precision"] == "int8":
-        from quantize import RECIPES
-        from quantize.torchscript import quantize_module
-
-        module, layers = quantize_module(module)
-        quantization = {"quantization": {**RECIPES["torchscript"].record(), "layers": layers}}
+def trace_and_save(module, products, path) -> Converted:
+    """Trace `module` on the conversion's example inputs, freeze it, save it and its lite-interpreter twin."""
+    args = tuple(torch.from_numpy(products.example[n]) for n in products.contract.input_names)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(module, args, strict=False, check_trace=False)
@@ -33,12 +26,18 @@ def convert(loaded, *, path, seq_len, options):
     traced.save(str(path))
     lite = path.with_suffix(".ptl")
     traced._save_for_lite_interpreter(str(lite))
-    return {"extra_files": [lite.name], **quantization,
-            "torchscript": {"method": "torch.jit.trace + freeze", "lite_interpreter": lite.name}}
+    return Converted(files=[path, lite], sections={"torchscript": {"method": "torch.jit.trace + freeze",
+                                                                   "lite_interpreter": lite.name}})
+
+
+@register_format("torchscript", suffix=".pt")
+def convert(loaded, products, path, *, options) -> Converted:
+    products.module = mobile_module(loaded, options["graph"])
+    return trace_and_save(products.module, products, path)
 
 
 def main(argv=None) -> int:
-    from ._single import format_main
+    from ._cli import format_main
 
     return format_main("torchscript", argv)
 

@@ -1,13 +1,15 @@
-"""The model zoo: registered specs with bundled configs, loading, tokenizers and sample inputs."""
-from ._heads import OUTPUT_NAMES, TaskModule
-from ._inputs import INPUT_NAMES, SENTENCE_PAIRS, sample_inputs
+"""The model zoo: registered specs with bundled configs, the task I/O contract, loading, tokenizers and sample
+inputs. Importing it loads neither torch nor TensorFlow: `load` and models.mobile import torch when called."""
+from ._inputs import SENTENCE_PAIRS, sample_inputs
 from ._loading import RANDOM_WEIGHTS_WARNING, LoadedModel, load
 from ._registry import FAMILIES, REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
 from ._tokenizer import real_bert_dir, tokenizer_vocab_file, uncased_tokenizer, uncased_vocab_dir, write_vocab_txt
+from .contract import INPUT_NAMES, OUTPUT_NAMES, IOContract, TensorSpec, task_contract
 from .errors import UserError
 
 __all__ = [
     "FAMILIES", "INPUT_NAMES", "OUTPUT_NAMES", "RANDOM_WEIGHTS_WARNING", "REGISTRY", "SENTENCE_PAIRS", "TASKS",
-    "LoadedModel", "ModelSpec", "TaskModule", "UserError", "check_model_name", "load", "model_choices",
-    "real_bert_dir", "sample_inputs", "tokenizer_vocab_file", "uncased_tokenizer", "uncased_vocab_dir", "write_vocab_txt",
+    "IOContract", "LoadedModel", "ModelSpec", "TensorSpec", "UserError", "check_model_name", "load",
+    "model_choices", "real_bert_dir", "sample_inputs", "task_contract", "tokenizer_vocab_file", "uncased_tokenizer",
+    "uncased_vocab_dir", "write_vocab_txt",
 ]

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import torch
 
-OUTPUT_NAMES = {
-    "feature-extraction": ("last_hidden_state", "pooler_output"),
-    "sequence-classification": ("logits",),
-}
+from .contract import OUTPUT_NAMES
 
 
 class TaskModule(torch.nn.Module):

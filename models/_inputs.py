@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+from .contract import INPUT_NAMES
 
 # Premise / hypothesis pairs in the style of MNLI (written for this project).
 SENTENCE_PAIRS = [

@@ -5,16 +5,16 @@ import functools
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 
-from ._heads import OUTPUT_NAMES, TaskModule
-from ._inputs import INPUT_NAMES, sample_inputs
+from ._inputs import sample_inputs
 from ._registry import REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
 from ._tokenizer import uncased_tokenizer
+from .contract import IOContract, task_contract
 from .errors import UserError
 
 log = logging.getLogger("models")
@@ -29,12 +29,22 @@ class LoadedModel:
     task: str
     config: object  # transformers PretrainedConfig
     hf_model: object  # the transformers model (eval mode)
-    module: TaskModule  # what exporters trace
+    module: object  # models._heads.TaskModule: what exporters trace
     tokenizer: object
     weights: dict  # manifest record: source, id/path, revision or seed
     labels: list[str] | None = None  # sequence classification: label names in id order
-    input_names: tuple[str, ...] = INPUT_NAMES
-    output_names: tuple[str, ...] = field(default=())
+
+    @property
+    def contract(self) -> IOContract:
+        return task_contract(self.task, self.config, self.labels)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return self.contract.input_names
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self.contract.output_names
 
     @property
     def family(self) -> str:
@@ -133,6 +143,8 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
     """Load `model` for `task` with `weights` = "hub" (hub or HF cache), a local folder path, or "random"."""
     import torch
 
+    from ._heads import TaskModule
+
     _quiet_transformers()
     check_model_name(model)
     spec = REGISTRY.get(model)
@@ -169,7 +181,6 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
         name=name, ref=model if spec or not Path(model).is_dir() else str(Path(model).resolve()),
         spec=spec, task=task, config=hf_model.config, hf_model=hf_model,
         module=TaskModule(hf_model, task).eval(), tokenizer=tokenizer, weights=record, labels=labels,
-        output_names=OUTPUT_NAMES[task],
     )
 
 

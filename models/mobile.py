@@ -28,7 +28,7 @@ import math
 import torch
 from torch import nn
 
-from ._heads import OUTPUT_NAMES
+from .contract import OUTPUT_NAMES
 
 GRAPHS = ("mobile", "reference")
 HEAD_SPLITS = ("transpose", "slices")
@@ -178,7 +178,7 @@ class MobileBert(nn.Module):
     embeddings and encoder are called with a plain additive float mask instead of transformers 5's mask
     builder, which PT2E calibration chokes on (`IndexError: tensors used as indices must be long...`)."""
 
-    def __init__(self, hf_model, task: str, heads: str = "transpose"):  # heads: HF's own attention code
+    def __init__(self, hf_model, task: str):
         super().__init__()
         base = hf_model.bert if hasattr(hf_model, "bert") else hf_model
         self.task, self.output_names = task, OUTPUT_NAMES[task]
@@ -195,16 +195,18 @@ class MobileBert(nn.Module):
         return x, pooled
 
 
-_MOBILE = {"squeezebert": MobileSqueezeBert, "bert": MobileBert}
-
-
 def mobile_module(loaded, graph: str = "mobile", heads: str = "transpose") -> nn.Module:
     """The module exporters trace for `graph`: the mobile rewrite of the model's family, or for "reference"
-    (and families without a rewrite) the Hugging Face model as is. `heads`: see the module docstring."""
+    (and families without a rewrite) the Hugging Face model as is. `heads` (SqueezeBERT's own attention; BERT
+    keeps Hugging Face's): see the module docstring."""
     if graph not in GRAPHS:
         raise ValueError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
     if heads not in HEAD_SPLITS:
         raise ValueError(f"unknown head split {heads!r}; choose one of {', '.join(HEAD_SPLITS)}")
-    if graph == "reference" or loaded.family not in _MOBILE:
+    if graph == "reference":
         return loaded.module
-    return _MOBILE[loaded.family](loaded.hf_model, loaded.task, heads).eval()
+    if loaded.family == "squeezebert":
+        return MobileSqueezeBert(loaded.hf_model, loaded.task, heads).eval()
+    if loaded.family == "bert":
+        return MobileBert(loaded.hf_model, loaded.task).eval()
+    return loaded.module

@@ -1,4 +1,8 @@
-"""int8 dynamic quantization for every export format, on the mobile SqueezeBERT graph."""
-from ._recipes import RECIPES, SCHEMES, Recipe
+"""int8 dynamic quantization for every export format, on the mobile SqueezeBERT graph.
 
-__all__ = ["RECIPES", "SCHEMES", "Recipe"]
+The recipes (quantize/recipes.py) register with export/ through an entry point; `quantize_artifact` makes the
+int8 artifact of an existing fp32 one. Importing quantize/ loads no torch.
+"""
+from ._artifact import quantize_artifact
+
+__all__ = ["quantize_artifact"]

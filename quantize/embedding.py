@@ -14,13 +14,18 @@ from torch import nn
 from ._modules import replace_modules_
 
 
+def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A table as int8 rows, symmetric, with one float scale a row ([rows, 1])."""
+    scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
+    return torch.round(weight / scale).clamp(-127, 127).to(torch.int8), scale.to(torch.float32)
+
+
 class Int8Embedding(nn.Module):
     def __init__(self, embedding: nn.Embedding):
         super().__init__()
-        weight = embedding.weight.detach()
-        scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
-        self.register_buffer("qweight", torch.round(weight / scale).clamp(-127, 127).to(torch.int8))
-        self.register_buffer("scale", scale.to(torch.float32))
+        qweight, scale = quantize_rows(embedding.weight.detach())
+        self.register_buffer("qweight", qweight)
+        self.register_buffer("scale", scale)
 
     def forward(self, ids):
         return nn.functional.embedding(ids, self.qweight).to(torch.float32) * nn.functional.embedding(ids, self.scale)

@@ -1,35 +1,62 @@
-"""int8 for ExecuTorch: XNNPACK dynamically quantized linear (PT2E) + weight-only int8 embeddings."""
+"""int8 for ExecuTorch, derived from the fp32 exported program: weight-only int8 embeddings (a graph pass) and
+XNNPACK dynamically quantized linears (PT2E)."""
 from __future__ import annotations
 
-import copy
+import functools
 import warnings
 
-from .embedding import quantize_embeddings_
+from .embedding import quantize_rows
 
 
-def quantize_program(module, example: dict, *, input_names, max_seq_len: int):
-    """The exported program of `module` with int8 embeddings and XNNPACK dynamic-quantized linears."""
+def int8_embeddings_(graph_module) -> int:
+    """Rewrite every `aten.embedding` of a constant table (in place) into Int8Embedding's ops: gather int8 rows
+    and their scales, multiply. Returns how many tables."""
+    import torch
+
+    aten, graph, count = torch.ops.aten, graph_module.graph, 0
+    for node in list(graph.nodes):
+        if not (node.op == "call_function" and node.target == aten.embedding.default and node.args[0].op == "get_attr"):
+            continue
+        table = functools.reduce(getattr, node.args[0].target.split("."), graph_module)
+        qweight, scale = quantize_rows(table.detach())
+        stem = f"int8_embedding_{count}"
+        graph_module.register_buffer(f"{stem}_rows", qweight)
+        graph_module.register_buffer(f"{stem}_scale", scale)
+        ids = node.args[1]
+        with graph.inserting_before(node):
+            rows = graph.call_function(aten.embedding.default, (graph.get_attr(f"{stem}_rows"), ids))
+            rows = graph.call_function(aten._to_copy.default, (rows,), {"dtype": torch.float32})
+            scales = graph.call_function(aten.embedding.default, (graph.get_attr(f"{stem}_scale"), ids))
+            product = graph.call_function(aten.mul.Tensor, (rows, scales))
+        node.replace_all_uses_with(product)
+        graph.erase_node(node)
+        count += 1
+    graph.eliminate_dead_code()
+    graph_module.delete_all_unused_submodules()
+    graph_module.recompile()
+    return count
+
+
+def quantize_program(program, products):
+    """The fp32 program with int8 embeddings and XNNPACK dynamic-quantized linears, exported again."""
+    import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer, get_symmetric_quantization_config)
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     from export.executorch import export_program
 
-    module = copy.deepcopy(module).eval()
-    embeddings = quantize_embeddings_(module)
-    args = [example[n] for n in input_names]
+    graph = program.module()  # a fresh module: the fp32 program is left as it is
+    embeddings = int8_embeddings_(graph)
+    args = [torch.from_numpy(products.example[n]) for n in products.contract.input_names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        graph = export_program(module, example, input_names=input_names, max_seq_len=max_seq_len).module()
         quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True,
                                                                                     is_dynamic=True))
         prepared = prepare_pt2e(graph, quantizer)
-        import torch
-
-        prepared(*[torch.from_numpy(a) for a in args])  # dynamic quantization: one pass just to trace observers
+        prepared(*args)  # dynamic quantization: one pass just to trace observers
         converted = convert_pt2e(prepared)
-    program = export_program(converted, example, input_names=input_names, max_seq_len=max_seq_len)
-    return program, {"int8 embeddings": embeddings}
+    return export_program(converted, products), {"int8 embeddings": embeddings}
 
 
 def census(report: dict, extra: dict) -> dict:

@@ -40,6 +40,6 @@ def exported(tmp_path_factory):
         if key not in made:
             loaded = models.load(name, weights="random", task=task)
             out = tmp_path_factory.mktemp(f"{fmt}-{name}-{task}")
-            made[key] = (loaded, export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=out))
+            made[key] = (loaded, export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=out)["fp32"])
         return made[key]
     return make

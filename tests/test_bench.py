@@ -36,7 +36,7 @@ def test_reusing_an_artifact_from_other_code_warns(artifacts, tmp_path, caplog):
     import shutil
 
     from android_bench.artifacts import ensure_artifact
-    from export._versions import PIPELINE, pipeline_revision
+    from export import PIPELINE, pipeline_revision
 
     folder = tmp_path / "bert-tiny" / "onnx-fp32"
     shutil.copytree(artifacts / "bert-tiny" / "onnx-fp32", folder)

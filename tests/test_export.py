@@ -27,7 +27,7 @@ def tiny_models():
 @pytest.mark.parametrize("name", ["squeezebert-tiny", "bert-tiny"])
 def test_artifact_matches_eager(tiny_models, tmp_path, name, task, fmt):
     loaded = tiny_models[(name, task)]
-    artifact = export.export(export.get_format(fmt), loaded, seq_len=48, out=tmp_path)
+    artifact = export.export(export.get_format(fmt), loaded, seq_len=48, out=tmp_path)["fp32"]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest == artifact.manifest
     assert manifest["file"]["name"] == f"{name}_{task}_fp32{artifact.path.suffix}"
@@ -48,7 +48,7 @@ def test_artifact_matches_eager(tiny_models, tmp_path, name, task, fmt):
 
 def test_torchscript_ships_a_validated_lite_interpreter_file(tiny_models, tmp_path):
     artifact = export.export(export.get_format("torchscript"), tiny_models[("squeezebert-tiny", "feature-extraction")],
-                             seq_len=32, out=tmp_path)
+                             seq_len=32, out=tmp_path)["fp32"]
     lite = artifact.manifest["extra_files"][0]
     assert lite["name"].endswith(".ptl") and (tmp_path / lite["name"]).is_file()
     assert artifact.manifest["extra_validation"][lite["name"]]["runtime"] == "torch lite interpreter"
@@ -57,7 +57,7 @@ def test_torchscript_ships_a_validated_lite_interpreter_file(tiny_models, tmp_pa
 
 def test_manifest_records_what_a_user_needs_to_trust_it(tiny_models, tmp_path):
     artifact = export.export(export.get_format("onnx"), tiny_models[("bert-tiny", "feature-extraction")],
-                             seq_len=32, out=tmp_path)
+                             seq_len=32, out=tmp_path)["fp32"]
     m = artifact.manifest
     assert (m["task"], m["format"], m["precision"], m["seq_len"]) == ("feature-extraction", "onnx", "fp32", 32)
     assert [i["name"] for i in m["inputs"]] == list(models.INPUT_NAMES)
@@ -70,14 +70,14 @@ def test_manifest_records_what_a_user_needs_to_trust_it(tiny_models, tmp_path):
 
 def test_dynamo_exporter_validates_too(tiny_models, tmp_path):
     artifact = export.export(export.get_format("onnx"), tiny_models[("squeezebert-tiny", "feature-extraction")],
-                             seq_len=32, out=tmp_path, options={"exporter": "dynamo"})
+                             seq_len=32, out=tmp_path, options={"exporter": "dynamo"})["fp32"]
     assert artifact.manifest["onnx"]["exporter"] == "dynamo" and artifact.manifest["onnx"]["opset"] == 18
     assert artifact.manifest["validation"]["max_abs_diff"]["last_hidden_state"] <= ATOL
 
 
 def test_deviation_over_tolerance_fails_with_a_per_output_report(tiny_models, tmp_path):
     export.export(export.get_format("onnx"), tiny_models[("squeezebert-tiny", "feature-extraction")],
-                  seq_len=32, out=tmp_path)
+                  seq_len=32, out=tmp_path)["fp32"]
     other = models.load("squeezebert-tiny", weights="random", seed=1)  # different weights, same graph
     with pytest.raises(export.ValidationError) as err:
         compare(other, load_artifact(tmp_path), [(1, 32)], tolerance=Tolerance(atol=ATOL))
@@ -88,7 +88,7 @@ def test_deviation_over_tolerance_fails_with_a_per_output_report(tiny_models, tm
 def test_fine_tuned_folder_exports_logits_and_labels(tmp_path):
     folder = make_fine_tuned_squeezebert(tmp_path / "glue")
     loaded = models.load(str(folder))
-    artifact = export.export(export.get_format("onnx"), loaded, seq_len=32, out=tmp_path / "out")
+    artifact = export.export(export.get_format("onnx"), loaded, seq_len=32, out=tmp_path / "out")["fp32"]
     assert artifact.manifest["labels"] == ["contradiction", "entailment", "neutral"]
     assert artifact.manifest["outputs"] == [{"name": "logits", "dtype": "float32", "shape": ["batch", 3]}]
     assert artifact.manifest["validation"]["max_abs_diff"]["logits"] <= ATOL
@@ -99,7 +99,7 @@ def test_fine_tuned_folder_exports_logits_and_labels(tmp_path):
 def test_real_pretrained_bert_exports_within_tolerance(tmp_path):
     loaded = models.load(str(models.real_bert_dir()))
     for fmt in FORMATS:
-        artifact = export.export(export.get_format(fmt), loaded, seq_len=64, out=tmp_path / fmt)
+        artifact = export.export(export.get_format(fmt), loaded, seq_len=64, out=tmp_path / fmt)["fp32"]
         assert artifact.manifest["validation"]["max_abs_diff"]["last_hidden_state"] <= ATOL
         assert "warning" not in artifact.manifest
 
@@ -107,7 +107,7 @@ def test_real_pretrained_bert_exports_within_tolerance(tmp_path):
 @pytest.mark.parametrize("fmt, garbage", [("onnx", b"\x08\x07not an onnx model"), ("torchscript", b"PK\x03\x04junk")])
 def test_corrupt_artifact_gives_one_line_error(tiny_models, tmp_path, fmt, garbage):
     artifact = export.export(export.get_format(fmt), tiny_models[("bert-tiny", "feature-extraction")],
-                             seq_len=16, out=tmp_path)
+                             seq_len=16, out=tmp_path)["fp32"]
     artifact.path.write_bytes(garbage)
     with pytest.raises(ArtifactError, match="corrupt or not this format") as err:
         load_artifact(tmp_path)

@@ -11,7 +11,7 @@ import torch
 
 import models
 from android_bench.flops import analytic_macs, count_flops, count_module_flops, main, parser, roofline
-from export._cli import run_main
+from export import run_main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [name for name, spec in models.REGISTRY.items() if spec.testing]

@@ -12,10 +12,10 @@ import torch
 
 import export
 import models
-from export._tflite_ops import weight_dtypes
+from export.tflite.ops import weight_dtypes
 from export._validate import eager_outputs, mean_cosine
 from export.runtimes import load_artifact
-from quantize.__main__ import quantize_artifact
+from quantize import quantize_artifact
 from tests.test_models import make_fine_tuned_squeezebert
 
 FORMATS = ["torchscript", "onnx", "tflite", "executorch"]
@@ -33,8 +33,9 @@ def int8(tmp_path_factory):
         if key not in made:
             root = tmp_path_factory.mktemp(f"{fmt}-{task}")
             loaded = models.load(name, weights=weights, task=task)
-            fp32 = export.export(export.get_format(fmt), loaded, seq_len=48, out=root / "fp32")
-            made[key] = (loaded, fp32, quantize_artifact(fp32.dir, root / "int8"))
+            made_by_run = export.export(export.get_format(fmt), loaded, seq_len=48, out=root / "fp32",
+                                        quantized={"int8-dynamic": root / "int8"})  # one conversion, both
+            made[key] = (loaded, made_by_run["fp32"], made_by_run["int8"])
         return made[key]
     return make
 
@@ -118,6 +119,18 @@ def test_fine_tuned_logits_keep_their_argmax(int8, tmp_path_factory, fmt):
     assert (got.argmax(-1) == want.argmax(-1)).all()
 
 
+def test_quantize_artifact_rederives_the_same_int8_artifact(int8, tmp_path):
+    """`python -m quantize` on an fp32 folder re-derives the conversion from its manifest: the int8 file it writes
+    computes what the one-run int8 artifact computes."""
+    loaded, fp32, q = int8("onnx")
+    again = quantize_artifact(fp32.dir, tmp_path / "int8")
+    assert again.path.name == q.path.name and again.manifest["quantization"] == q.manifest["quantization"]
+    inputs = loaded.inputs(seq_len=48, batch=1, offset=2)
+    got, want = load_artifact(again.dir).run(inputs), load_artifact(q.dir).run(inputs)
+    for name in loaded.output_names:
+        np.testing.assert_allclose(got[name], want[name], atol=1e-6, rtol=0)
+
+
 def test_quantize_cli_refuses_a_mismatched_format(cli, int8, tmp_path):
     _, fp32, _ = int8("onnx")
     done = cli("quantize", "--format", "tflite", "--in", str(fp32.dir), "--out", str(tmp_path))
@@ -133,7 +146,7 @@ def denormals_flushed() -> bool:
 
 def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
     """The benchmark script runs end to end (tiny model, few runs); the numbers themselves are not asserted."""
-    from quantize.bench import main
+    from android_bench.int8 import main
 
     assert main(["--models", "bert-tiny", "--formats", "onnx", "--runs", "3", "--warmup", "1",
                  "--out", str(tmp_path)]) == 0
@@ -147,8 +160,8 @@ def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
 
 
 def test_onnx_sessions_keep_a_denormal_flush(int8):
-    """quantize.bench.denormals("flush") survives opening an ORT session (ORT resets the flag unless told)."""
-    from quantize.bench import denormals
+    """android_bench.timing.denormals("flush") survives opening an ORT session (ORT resets the flag unless told)."""
+    from android_bench.timing import denormals
 
     _, fp32, _ = int8("onnx")
     with denormals("flush"):

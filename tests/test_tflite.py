@@ -9,7 +9,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 import export
 import models
-from export._tflite_ops import flex_ops, op_census
+from export.tflite.ops import flex_ops, op_census
 from export._validate import eager_outputs
 from tests.test_models import make_fine_tuned_squeezebert
 

@@ -154,7 +154,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from export._cli import run_main
+    from export import run_main
 
     def go(args):
         print(build_runner(args.out, force=args.force))

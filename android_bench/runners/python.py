@@ -11,9 +11,10 @@ from ..pyrunner import DONE_MARKER
 from . import Pushed, Runner, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# What pyrunner.py imports, pushed beside it; the device needs only Python and the runtime libraries.
-SOURCES = ["android_bench/pyrunner.py", "models/errors.py", *[f"export/runtimes/{p.name}" for p in
-           sorted((ROOT / "export" / "runtimes").glob("*.py"))]]
+# pyrunner.py and the packages it imports, pushed beside it: importing models/ and export/ loads neither torch
+# nor TensorFlow, so the device needs only Python, numpy and the runtime libraries.
+SOURCES = ["android_bench/pyrunner.py", *sorted(str(p.relative_to(ROOT)) for pkg in ("models", "export")
+                                                 for p in (ROOT / pkg).rglob("*.py"))]
 
 
 class PythonRunner(Runner):
@@ -24,11 +25,6 @@ class PythonRunner(Runner):
     def prepare(self, device, remote_dir: str, abi: str) -> None:
         for rel in SOURCES:
             device.push(ROOT / rel, f"{remote_dir}/py/{rel.removeprefix('android_bench/')}")
-        with tempfile.TemporaryDirectory() as tmp:  # package markers: not the real __init__s, which import more
-            empty = Path(tmp) / "__init__.py"
-            empty.write_text("")
-            for pkg in ("models", "export"):
-                device.push(empty, f"{remote_dir}/py/{pkg}/__init__.py")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
         low, high = settings.id_range

@@ -1,6 +1,6 @@
 """SavedModel (from onnx2tf) -> .tflite with a named `serving_default` signature. Run as a subprocess:
 
-    python -m export._tflite_signature SAVED_MODEL OUT.tflite --outputs last_hidden_state,pooler_output [--int8]
+    python -m export.tflite.signature SAVED_MODEL OUT.tflite --outputs last_hidden_state,pooler_output [--int8]
 
 onnx2tf's own .tflite has no SignatureDef and names its outputs Identity, Identity_1; an app should call a
 signature runner by name instead. So we wrap onnx2tf's SavedModel signature in a function whose outputs

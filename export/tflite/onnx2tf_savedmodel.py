@@ -1,9 +1,9 @@
 """ONNX -> TensorFlow SavedModel with onnx2tf, and nothing more. Run as a subprocess:
 
-    python -m export._onnx2tf_savedmodel MODEL.onnx SAVED_MODEL_DIR
+    python -m export.tflite.onnx2tf_savedmodel MODEL.onnx SAVED_MODEL_DIR
 
 onnx2tf always goes on to convert its SavedModel to float32 AND float16 .tflite files, which we throw away
-(export/_tflite_signature.py makes the shipped file, with a named signature). Those two conversions are
+(export/tflite/signature.py makes the shipped file, with a named signature). Those two conversions are
 most of its time, and on BERT-base its Keras-model conversion was OOM-killed at 22 GB RSS on a 24 GiB
 machine. onnx2tf has no flag to stop after the SavedModel, so we stop it at its first TFLite converter.
 """

@@ -1,7 +1,7 @@
-"""`python -m quantize.bench`: fp32 vs int8 latency per format, side by side in one run (not a test).
+"""`python -m android_bench.int8`: fp32 vs int8 latency per format, side by side in one run (not a test).
 
-For each model and format: export fp32 (reused when `<out>/<model>/<format>-fp32` already holds it),
-quantize to int8, then time both in the desktop runtime, interleaved (fp32, int8, fp32, ...) so drift hits
+For each model and format: export fp32 and int8 in one conversion (reused when `<out>/<model>/<format>-fp32`
+and `-int8` already hold them), then time both in the desktop runtime, interleaved (fp32, int8, fp32, ...) so drift hits
 both, and print medians, p10/p90 and the int8 speedup. Results are written to `<out>/bench.json` after every
 pair, so an interrupted run keeps what it measured.
 """
@@ -10,64 +10,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger("quantize")
+from .timing import DENORMALS, denormals, time_interleaved
 
-
-PAUSE_S = 0.02
-
-
-def time_interleaved(runtimes: dict, feeds: dict, *, runs: int, warmup: int) -> dict[object, list[float]]:
-    """Interleaved timings in ms: each round runs every runtime once, on its own inputs (`feeds`, same keys).
-
-    Each timed run starts after a short pause: the thread pool of the runtime that ran before keeps spinning
-    for a while (ORT's, XNNPACK's) and, on a 2-core machine, steals the next runtime's second thread. With 2
-    threads, ORT int8 SqueezeBERT measured 50.9 ms right after ORT fp32, 37.0 ms after a 20 ms pause."""
-    for key, rt in runtimes.items():
-        for _ in range(warmup):
-            rt.run(feeds[key])
-    times = {k: [] for k in runtimes}
-    for _ in range(runs):
-        for key, rt in runtimes.items():
-            time.sleep(PAUSE_S)
-            start = time.perf_counter()
-            rt.run(feeds[key])
-            times[key].append((time.perf_counter() - start) * 1e3)
-    return times
-
-
-DENORMALS = {"flush": "flushed to zero (FTZ/DAZ) while timing", "keep": "kept (IEEE)"}
-
-
-@contextmanager
-def denormals(mode: str):
-    """Flush denormal floats to zero on this thread and the runtime threads started inside, or keep them.
-
-    Padding tokens make ONNX Runtime compute on denormals (most likely its softmax over masked keys), and on
-    x86 every denormal operand costs a microcode assist. DAZ removed the whole padding cost: at seq 128 with 105
-    padding tokens that was 10 ms of 77 (SqueezeBERT) and 9 of 184 (BERT-base), fp32, 1 thread. XNNPACK (TFLite,
-    ExecuTorch) flushes them itself, and phones' ARM cores do not pay for them, so "flush" (the default) times
-    every path the way a phone would run it; "keep" shows the x86 cost. Open the runtimes inside: thread pools
-    take the flags when they start, and ONNX Runtime, which resets them on session creation, is told to keep
-    them."""
-    import torch
-
-    torch.set_flush_denormal(mode == "flush")  # FTZ/DAZ
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)  # a process's default, for callers that go on (tests)
+log = logging.getLogger("android_bench")
 
 
 def run(args) -> list[dict]:
     import models
-    from android_bench.artifacts import ensure_artifact
+    from export import write_json_atomic
     from export.runtimes import load_artifact, read_manifest
+
+    from .artifacts import ensure_artifact
 
     results, path = [], args.out / "bench.json"
     for name in args.models.split(","):
@@ -92,8 +49,6 @@ def run(args) -> list[dict]:
             results.append(row)
             log.info("%-26s %-12s fp32 %7.1f ms  int8 %7.1f ms  speedup %.2fx  size %.2fx", name, fmt,
                      row["fp32_median_ms"], row["int8_median_ms"], row["int8_speedup"], row["size_ratio"])
-            from export._files import write_json_atomic
-
             write_json_atomic(path, {"machine": _machine(), "denormals": DENORMALS[args.denormals], "results": results})
     _table(results)
     return results
@@ -120,10 +75,9 @@ def _table(results: list[dict]) -> None:
 
 
 def main(argv=None) -> int:
-    from export._cli import run_main
-    from export._files import ensure_writable_dir
+    from export import ensure_writable_dir, run_main
 
-    p = argparse.ArgumentParser(prog="python -m quantize.bench", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+    p = argparse.ArgumentParser(prog="python -m android_bench.int8", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased", help="comma-separated")
     p.add_argument("--formats", default="torchscript,onnx,tflite,executorch", help="comma-separated")
@@ -132,7 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="runtime threads")
     p.add_argument("--runs", type=int, default=30, help="timed runs per precision")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
-    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see quantize.bench.denormals")
+    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.timing.denormals")
     p.add_argument("--out", type=Path, default=Path("build/qbench"), help="artifacts and bench.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
 

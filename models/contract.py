@@ -1,0 +1,105 @@
+"""The input/output contract of a task, declared once: tensor names, symbolic dims, dtypes and value ranges.
+
+Everything that names or shapes a tensor derives from it: the ONNX dynamic axes, the torch.export Dims, the
+manifest's inputs and outputs, the validation inputs and the benchmark inputs. A format states only how it
+differs (`specialize`: a fixed batch, a fixed sequence length, int32 ids). No torch here: the TensorFlow
+subprocesses and the device-side runner import models/ too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT_NAMES = {
+    "feature-extraction": ("last_hidden_state", "pooler_output"),
+    "sequence-classification": ("logits",),
+}
+# The symbolic dims that a format may keep dynamic, with the range a dynamic export accepts.
+BATCH, SEQUENCE = "batch", "sequence"
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    dtype: str  # numpy dtype name
+    dims: tuple  # ints, or symbols: "batch", "sequence" (dynamic where the format allows), "hidden", "labels"
+    value_range: tuple[int, int] | None = None  # inclusive [low, high] of an integer input
+
+    def shape(self, sizes: dict[str, int], *, keep=(BATCH, SEQUENCE)) -> list:
+        """The dims with every symbol outside `keep` replaced by its size."""
+        return [d if isinstance(d, int) or d in keep else sizes[d] for d in self.dims]
+
+
+@dataclass(frozen=True)
+class IOContract:
+    task: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    sizes: tuple[tuple[str, int], ...]  # fixed sizes of the model's symbols: hidden, labels
+    max_sequence: int  # max_position_embeddings
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.outputs)
+
+    def specialize(self, *, batch: int | None = None, sequence: int | None = None,
+                   input_dtype: str | None = None) -> "IOContract":
+        """The contract as a format implements it: `batch` / `sequence` fixed where given, ids of `input_dtype`."""
+        fixed = {BATCH: batch, SEQUENCE: sequence}
+
+        def fix(spec: TensorSpec, dtype: str) -> TensorSpec:
+            return replace(spec, dtype=dtype, dims=tuple(fixed.get(d) or d if isinstance(d, str) else d
+                                                         for d in spec.dims))
+        return replace(self, inputs=tuple(fix(t, input_dtype or t.dtype) for t in self.inputs),
+                       outputs=tuple(fix(t, t.dtype) for t in self.outputs))
+
+    def dynamic_dims(self, spec: TensorSpec) -> dict[int, str]:
+        """Axis -> symbol of the dims still dynamic (batch, sequence) in `spec`."""
+        return {axis: d for axis, d in enumerate(spec.dims) if d in (BATCH, SEQUENCE)}
+
+    def onnx_dynamic_axes(self) -> dict[str, dict[int, str]]:
+        return {t.name: axes for t in self.inputs + self.outputs if (axes := self.dynamic_dims(t))}
+
+    def dim_range(self, symbol: str) -> tuple[int, int]:
+        return (1, MAX_BATCH) if symbol == BATCH else (2, self.max_sequence)
+
+    def torch_export_dims(self) -> tuple[dict, ...]:
+        """torch.export `dynamic_shapes` for the inputs, one shared Dim per symbol."""
+        import torch
+
+        dims = {}
+        for t in self.inputs:
+            for symbol in self.dynamic_dims(t).values():
+                if symbol not in dims:
+                    low, high = self.dim_range(symbol)
+                    dims[symbol] = torch.export.Dim(symbol, min=low, max=high)
+        return tuple({axis: dims[s] for axis, s in self.dynamic_dims(t).items()} for t in self.inputs)
+
+    def records(self) -> tuple[list[dict], list[dict]]:
+        """The manifest's inputs and outputs: name, dtype, shape (symbols kept where dynamic)."""
+        sizes = dict(self.sizes)
+
+        def record(t: TensorSpec) -> dict:
+            return {"name": t.name, "dtype": t.dtype, "shape": t.shape(sizes)}
+        return [record(t) for t in self.inputs], [record(t) for t in self.outputs]
+
+
+def task_contract(task: str, config, labels: list[str] | None = None) -> IOContract:
+    """The contract of `task` for a BERT-family `config` (vocab, type vocab, hidden size, max positions)."""
+    tokens = (BATCH, SEQUENCE)
+    inputs = (
+        TensorSpec("input_ids", "int64", tokens, (0, int(config.vocab_size) - 1)),
+        TensorSpec("attention_mask", "int64", tokens, (0, 1)),
+        TensorSpec("token_type_ids", "int64", tokens, (0, int(getattr(config, "type_vocab_size", 2)) - 1)),
+    )
+    shapes = {"last_hidden_state": (BATCH, SEQUENCE, "hidden"), "pooler_output": (BATCH, "hidden"),
+              "logits": (BATCH, "labels")}
+    outputs = tuple(TensorSpec(n, "float32", shapes[n]) for n in OUTPUT_NAMES[task])
+    return IOContract(task=task, inputs=inputs, outputs=outputs,
+                      sizes=(("hidden", int(config.hidden_size)), ("labels", len(labels or []))),
+                      max_sequence=int(config.max_position_embeddings))

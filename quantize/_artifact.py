@@ -1,0 +1,40 @@
+"""The int8 artifact of an existing fp32 one (what `python -m quantize` does)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger("quantize")
+
+
+def quantize_artifact(fp32_dir: Path, out: Path, *, recipe: str = "int8-dynamic", fmt_name: str | None = None,
+                      threads: int | None = None):
+    """The `recipe` artifact of the fp32 artifact in `fp32_dir`, written to `out`.
+
+    An artifact folder holds the model file, not the products a recipe starts from (the PyTorch module, the
+    exported program, the ONNX graph before onnx2tf, the SavedModel), so these are re-derived from what the
+    manifest records (model, weights, seed, task, graph, sequence length): the fp32 conversion runs again, is not
+    written, and the recipe's artifact is validated against eager like every export."""
+    import export
+    from export.runtimes import read_manifest
+    from export.verify import reload_model
+    from models.errors import UserError
+
+    manifest = read_manifest(fp32_dir)
+    if manifest["precision"] != "fp32":
+        raise UserError(f"{fp32_dir} holds a {manifest['precision']} artifact; pass the fp32 one")
+    if fmt_name and fmt_name != manifest["format"]:
+        raise UserError(f"--format {fmt_name} but {fp32_dir} holds a {manifest['format']} artifact; "
+                        f"pass --format {manifest['format']} or another folder")
+    fmt = export.get_format(manifest["format"])
+    export.get_recipe(fmt.name, recipe)  # an unknown recipe fails before the model is loaded
+    loaded = reload_model(manifest)
+    log.info("re-deriving the %s conversion of %s from its manifest (model, weights, graph, seq_len %d)",
+             fmt.name, loaded.name, manifest["seq_len"])
+    (artifact,) = export.export(fmt, loaded, seq_len=manifest["seq_len"], out=None, quantized={recipe: out},
+                                threads=threads, options={"graph": manifest.get("graph", "mobile")}).values()
+    size = artifact.manifest["quantization"]["size_bytes"]
+    log.info("wrote %s: %.1f MB -> %.1f MB (%.2fx), mean cosine vs eager %s", artifact.path, size["fp32"] / 1e6,
+             size[artifact.manifest["precision"]] / 1e6, size["ratio"],
+             ", ".join(f"{k} {v:.5f}" for k, v in artifact.manifest["validation"]["mean_cosine"].items()))
+    return artifact
