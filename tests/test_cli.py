@@ -26,12 +26,28 @@ def test_format_command_writes_artifact_and_manifest(cli, tmp_path, module, file
 def test_export_all_formats_from_a_fine_tuned_folder(cli, tmp_path):
     folder = make_fine_tuned_squeezebert(tmp_path / "glue")
     done = cli("export", "--model", str(folder), "--formats", "torchscript,onnx", "--seq-len", "32",
-               "--out", str(tmp_path / "out"))
+               "--quantize", "int8-dynamic", "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     for fmt in ("torchscript", "onnx"):
         manifest = json.loads((tmp_path / "out" / fmt / "manifest.json").read_text())
         assert manifest["task"] == "sequence-classification" and manifest["labels"][0] == "contradiction"
         assert manifest["validation"]["max_abs_diff"]["logits"] <= 1e-4
+        int8 = json.loads((tmp_path / "out" / f"{fmt}-int8" / "manifest.json").read_text())
+        assert (int8["precision"], int8["quantization"]["recipe"]) == ("int8", "int8-dynamic")
+        assert int8["quantization"]["size_bytes"]["fp32"] == manifest["file"]["bytes"]  # the same conversion
+        assert int8["validation"]["mean_cosine"]["logits"] >= 0.99
+    # one conversion a format: the fp32 conversion is logged once, the int8 artifact as derived from it
+    assert done.stderr.count("converting glue") == 2 and done.stderr.count("deriving") == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--formats", "onnx,coreml"], "argument --formats: unknown format 'coreml'; choose one of torchscript, onnx"),
+    (["--quantize", "int4"], "argument --quantize: invalid choice: 'int4' (choose from int8-dynamic)"),
+])
+def test_export_flags_are_checked_before_any_work(cli, tmp_path, args, message):
+    done = cli("export", "--model", "bert-tiny", "--weights", "random", *args, "--out", str(tmp_path))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "torchscript").exists()
 
 
 def _unwritable(tmp_path):
