@@ -16,27 +16,27 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from export import run_main
+from export import ArgumentParser, available_formats, run_main
 from models import model_choices
 from models.errors import UserError
 
+from . import flags, timing
+
 log = logging.getLogger("android_bench")
-FORMATS = ("tflite", "onnx", "executorch", "torchscript")
-
-
-def _csv(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m android_bench", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased",
-                   help=f"comma-separated models ({model_choices()})")
+    p = ArgumentParser(prog="python -m android_bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased",
+                   help=f"comma-separated models ({model_choices()}, local folders or HF ids)")
     p.add_argument("--baseline", default="bert-base-uncased", help="the model every other is compared against")
-    p.add_argument("--formats", default="tflite,onnx", help=f"comma-separated artifact formats ({', '.join(FORMATS)})")
-    p.add_argument("--precisions", default="fp32", help="comma-separated: fp32, int8")
-    p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    p.add_argument("--formats", type=flags.names(available_formats(), what="format"), default="tflite,onnx",
+                   help=f"comma-separated artifact formats ({', '.join(available_formats())})")
+    p.add_argument("--precisions", type=flags.names(flags.all_precisions(), what="precision"), default="fp32",
+                   help=f"comma-separated: {', '.join(flags.all_precisions())} (each checked against what every format "
+                        "can produce)")
+    p.add_argument("--threads", type=flags.positive_ints("thread counts"), default="1,2",
+                   help="comma-separated thread counts")
     p.add_argument("--device", "--devices", dest="device", default="local",
                    help="'local' (this machine), an adb serial, or 'all' (every attached adb device, concurrently)")
     p.add_argument("-H", dest="adb_host", default="127.0.0.1", help="adb server host (a remote server or device farm)")
@@ -45,9 +45,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="hub",
                    help="'hub', a checkpoint folder, or 'random' (latency does not depend on the values; recorded)")
     p.add_argument("--seq-len", type=int, default=128, help="sequence length of the benchmarked inputs")
-    p.add_argument("--rounds", type=int, default=3, help="rounds of A B model alternation")
-    p.add_argument("--runs", type=int, default=30, help="timed runs per invocation (at least 30 for the statistics)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up runs per invocation")
+    p.add_argument("--rounds", type=flags.positive_int, default=3, help="rounds of A B model alternation")
+    p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS,
+                   help="timed runs per invocation (at least 30 for the statistics)")
+    p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP,
+                   help="untimed warm-up runs per invocation (after the first inference, timed on its own)")
+    p.add_argument("--denormals", choices=list(timing.DENORMALS), default="flush",
+                   help="Python runner: see android_bench.timing.denormals")
     p.add_argument("--runner", choices=("auto", "native", "python"), default="auto",
                    help="auto: the native tool per format on adb devices, Python on local; native: the native "
                         "tools everywhere (from --tools); python: the Python runner everywhere (devices with "
@@ -73,26 +77,31 @@ def main(args) -> None:
     from .protocol import RunConfig, new_run_id, plan, run_device
     from .report import print_tables, write_reports
     from .results import ResultLog, summarize
-    from .runners import Settings
+    from .runners import Settings, runner_for
 
-    models, formats, precisions = _csv(args.models), _csv(args.formats), _csv(args.precisions)
-    threads = [int(t) for t in _csv(args.threads)]
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise UserError(f"unknown format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    models, formats, precisions, threads = args.models, args.formats, args.precisions, args.threads
+    flags.check_precisions(formats, precisions)
     if args.runs < 30:
         log.warning("--runs %d: fewer than 30 timed runs per invocation makes the intervals wide", args.runs)
     results = ResultLog(args.out / "results.jsonl")
     if results.records() and not args.resume:
         raise UserError(f"{results.path} already holds results; pass --resume to continue it or another --out")
     devices = connect(args.device, host=args.adb_host, port=args.adb_port, workdir=args.out / "local-device")
+    for device in devices:  # a missing native tool is named before any export
+        abi = device.facts()["abi"]
+        for fmt in formats:
+            runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python,
+                       prefer=args.runner).preflight(abi)
     artifacts = {(m, f, p): ensure_artifact(args.artifacts or args.out / "artifacts", m, f, p, weights=args.weights, seq_len=args.seq_len)
                  for m in models for f in formats for p in precisions}
+    inputs, flops = _inputs_and_flops(models, weights=args.weights, seq_len=args.seq_len, folder=args.out / "inputs")
     previous = [r for r in results.records() if "run_id" in r]
     config = RunConfig(run_id=previous[-1]["run_id"] if previous else new_run_id(),
-                       settings=Settings(threads=threads[0], warmup=args.warmup, runs=args.runs),
+                       settings=Settings(threads=threads[0], warmup=args.warmup, runs=args.runs,
+                                         denormals=args.denormals),
                        cooldown_cap_s=args.cooldown_cap, pin_big_cores=args.pin_big_cores, runner=args.runner,
-                       tools=args.tools, device_python=args.device_python if args.device != "local" else sys.executable)
+                       tools=args.tools, device_python=args.device_python if args.device != "local" else sys.executable,
+                       inputs=inputs)
     jobs = plan(models, formats, precisions, threads, args.rounds)
 
     failures = []
@@ -110,7 +119,7 @@ def main(args) -> None:
 
         with ThreadPoolExecutor(max_workers=len(devices)) as pool:
             list(pool.map(on_device, devices))
-    summary = summarize(results.records(), baseline=args.baseline)
+    summary = summarize(results.records(), baseline=args.baseline, flops=flops)
     summary["run_id"] = config.run_id
     paths = write_reports(summary, args.out)
     print_tables(summary)
@@ -120,6 +129,25 @@ def main(args) -> None:
     if summary["errors"]:
         raise UserError(f"{len(summary['errors'])} job(s) failed, the first: {summary['errors'][0]['error']} "
                         f"(the others are measured; fix it and rerun with --resume)")
+
+
+def _inputs_and_flops(models: list[str], *, weights: str, seq_len: int, folder: Path):
+    """Per model: the benchmark inputs as an .npz for the Python runner (android_bench.timing), and the FLOPs of
+    one forward pass at `seq_len` (for the FLOP ratio beside the verdict)."""
+    import numpy as np
+
+    import models as zoo
+
+    from .flops import count_flops
+
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs, flops = {}, {}
+    for model in models:
+        loaded = zoo.load(model, weights=weights)
+        inputs[model] = folder / f"{loaded.name}-{seq_len}.npz"
+        np.savez(inputs[model], **timing.benchmark_inputs(loaded.tokenizer, seq_len))
+        flops[model] = count_flops(model, seq_len=seq_len, task=loaded.task)["flops"]
+    return inputs, flops
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from export import run_main
+from export import ArgumentParser, run_main
+
+from . import flags, timing
 
 log = logging.getLogger("android_bench")
 PEERS = ("peer-onnx", "peer-litert-torch")
@@ -85,13 +87,14 @@ def run(args) -> dict:
               "denormals": DENORMALS[args.denormals]}
     if args.weights == "random":  # latency does not depend on the values; say so anyway, as every manifest does
         report["warning"] = "random weights (seeded): latency only, outputs are meaningless"
-    names = args.models.split(",")
+    names = args.models
+    flags.check_precisions(args.formats, args.precisions)
     loaded = {n: models.load(n, weights=args.weights) for n in names}
     flops = {n: count_flops(n, seq_len=args.seq_len)["flops"] for n in names}
     paths = {}  # (model, path name) -> model file or artifact folder
     for n in names:
-        for fmt in args.formats.split(","):
-            for precision in args.precisions.split(","):
+        for fmt in args.formats:
+            for precision in args.precisions:
                 paths[(n, f"{fmt}-{precision}")] = ensure_artifact(args.out / "artifacts", n, fmt, precision,
                                                                     weights=args.weights, seq_len=args.seq_len)
         for peer in PEERS:
@@ -100,8 +103,10 @@ def run(args) -> dict:
                 paths[(n, peer)] = file
     from export.runtimes import load_artifact
 
-    inputs = {n: loaded[n].inputs(seq_len=args.seq_len, batch=1) for n in names}
-    for threads in [int(t) for t in args.threads.split(",")]:
+    inputs = {n: timing.benchmark_inputs(loaded[n].tokenizer, args.seq_len) for n in names}
+    report["protocol"] = timing.record(warmup=args.warmup, runs=args.runs, denormals=args.denormals)
+    report["inputs"] = {n: timing.describe_inputs(feed) for n, feed in inputs.items()}
+    for threads in args.threads:
         with denormals(args.denormals):
             runtimes = {(n, path_name): load_artifact(where, threads=threads) if where.is_dir()
                         else _open(where, loaded[n], threads) for (n, path_name), where in paths.items()}
@@ -180,18 +185,22 @@ def _print(report: dict, names: list[str]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    from export import available_formats
+
     from .timing import DENORMALS
 
-    p = argparse.ArgumentParser(prog="python -m android_bench.efficiency", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased",
+    p = ArgumentParser(prog="python -m android_bench.efficiency", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased",
                    help="the subject first, the baseline second")
-    p.add_argument("--formats", default="onnx,tflite,executorch", help="our artifact formats")
-    p.add_argument("--precisions", default="fp32,int8", help="our precisions")
-    p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    p.add_argument("--formats", type=flags.names(available_formats(), what="format"), default="onnx,tflite,executorch",
+                   help=f"our artifact formats, comma-separated ({', '.join(available_formats())})")
+    p.add_argument("--precisions", type=flags.names(flags.all_precisions(), what="precision"), default="fp32,int8",
+                   help=f"our precisions, comma-separated ({', '.join(flags.all_precisions())})")
+    p.add_argument("--threads", type=flags.positive_ints("thread counts"), default="1,2",
+                   help="comma-separated thread counts")
     p.add_argument("--seq-len", type=int, default=128, help="sequence length")
-    p.add_argument("--runs", type=int, default=30, help="timed runs per path (interleaved)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs per path first")
+    p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS, help="timed runs per path (interleaved)")
+    p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP, help="untimed runs per path first")
     p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.timing.denormals")
     p.add_argument("--weights", default="random", help="hub, a checkpoint folder, or random (recorded)")
     p.add_argument("--out", type=Path, default=Path("build/efficiency"), help="artifacts and efficiency.json")

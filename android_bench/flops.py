@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from export import run_main
+from export import ArgumentParser, run_main
 from models.errors import UserError
 
 COUNTED = ("matrix products only: Linear (addmm), grouped/dense Conv1d (convolution), attention QK^T and PV "
@@ -249,9 +249,8 @@ def _latencies(text: str | None, names: list[str]) -> dict[str, float]:
 def parser() -> argparse.ArgumentParser:
     from models import TASKS, model_choices
 
-    p = argparse.ArgumentParser(prog="python -m android_bench.flops", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 2)[2],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(prog="python -m android_bench.flops", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased",
                    help=f"comma-separated models ({model_choices()}, or HF ids/folders); ratios are to the first")
     p.add_argument("--seq-len", type=int, default=128, help="sequence length of the counted forward pass")

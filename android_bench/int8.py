@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import flags, timing
 from .timing import DENORMALS, denormals, time_interleaved
 
 log = logging.getLogger("android_bench")
@@ -27,10 +28,11 @@ def run(args) -> list[dict]:
     from .artifacts import ensure_artifact
 
     results, path = [], args.out / "bench.json"
-    for name in args.models.split(","):
+    flags.check_precisions(args.formats, ["fp32", "int8"])
+    for name in args.models:
         loaded = models.load(name, weights=args.weights)
-        inputs = loaded.inputs(seq_len=args.seq_len)
-        for fmt in args.formats.split(","):
+        inputs = timing.benchmark_inputs(loaded.tokenizer, args.seq_len)
+        for fmt in args.formats:
             fp32_dir, int8_dir = (ensure_artifact(args.out, name, fmt, precision, weights=args.weights,
                                                   seq_len=args.seq_len, threads=args.threads)
                                   for precision in ("fp32", "int8"))
@@ -49,7 +51,10 @@ def run(args) -> list[dict]:
             results.append(row)
             log.info("%-26s %-12s fp32 %7.1f ms  int8 %7.1f ms  speedup %.2fx  size %.2fx", name, fmt,
                      row["fp32_median_ms"], row["int8_median_ms"], row["int8_speedup"], row["size_ratio"])
-            write_json_atomic(path, {"machine": _machine(), "denormals": DENORMALS[args.denormals], "results": results})
+            write_json_atomic(path, {"machine": _machine(), "denormals": DENORMALS[args.denormals],
+                                     "protocol": timing.record(warmup=args.warmup, runs=args.runs,
+                                                               denormals=args.denormals),
+                                     "inputs": timing.describe_inputs(inputs), "results": results})
     _table(results)
     return results
 
@@ -75,17 +80,18 @@ def _table(results: list[dict]) -> None:
 
 
 def main(argv=None) -> int:
-    from export import ensure_writable_dir, run_main
+    from export import ArgumentParser, available_formats, ensure_writable_dir, run_main
 
-    p = argparse.ArgumentParser(prog="python -m android_bench.int8", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased", help="comma-separated")
-    p.add_argument("--formats", default="torchscript,onnx,tflite,executorch", help="comma-separated")
+    p = ArgumentParser(prog="python -m android_bench.int8", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased",
+                   help="comma-separated")
+    p.add_argument("--formats", type=flags.names(available_formats(), what="format"),
+                   default="torchscript,onnx,tflite,executorch", help="comma-separated")
     p.add_argument("--weights", default="random", help="hub, random or a checkpoint folder")
     p.add_argument("--seq-len", type=int, default=128, help="sequence length")
-    p.add_argument("--threads", type=int, default=1, help="runtime threads")
-    p.add_argument("--runs", type=int, default=30, help="timed runs per precision")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
+    p.add_argument("--threads", type=flags.positive_int, default=1, help="runtime threads")
+    p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS, help="timed runs per precision")
+    p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP, help="untimed runs first")
     p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.timing.denormals")
     p.add_argument("--out", type=Path, default=Path("build/qbench"), help="artifacts and bench.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")

@@ -81,6 +81,7 @@ class RunConfig:
     runner: str = "auto"
     tools: Path | None = None
     device_python: str = "python3"
+    inputs: dict[str, Path] | None = None  # model -> .npz of android_bench.timing.benchmark_inputs
 
 
 def new_run_id() -> str:
@@ -117,7 +118,9 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
                 prepared.add(runner.name)
             key = (job.model, job.format, job.precision)
             if key not in pushed:
-                pushed[key] = _push_artifact(device, artifacts[key], f"{remote}/models/{job.model}-{job.format}-{job.precision}")
+                pushed[key] = _push_artifact(device, artifacts[key], f"{remote}/models/{job.model}-{job.format}-{job.precision}",
+                                             inputs=(config.inputs or {}).get(job.model))
+            record["seq_len"] = pushed[key].manifest["seq_len"]
             if previous is not None and previous != job.model:
                 record["cooldown"] = cool_down(device, start_thermal, cap_s=config.cooldown_cap_s)
             record["thermal_before"] = device.thermal()
@@ -142,12 +145,15 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
     return measured
 
 
-def _push_artifact(device, folder: Path, remote: str) -> Pushed:
+def _push_artifact(device, folder: Path, remote: str, *, inputs: Path | None = None) -> Pushed:
     from export.runtimes import read_manifest
 
     manifest = read_manifest(folder)
     model_files = [manifest["file"]["name"], *[f["name"] for f in manifest.get("extra_files") or []]]
     for name in ["manifest.json", *model_files]:
         device.push(folder / name, f"{remote}/{name}")
+    if inputs is not None:
+        device.push(inputs, f"{remote}/inputs.npz")
     return Pushed(model=f"{remote}/{model_files[0]}", folder=remote, manifest=manifest,
-                  files=[f"{remote}/{name}" for name in model_files])
+                  files=[f"{remote}/{name}" for name in model_files],
+                  inputs=f"{remote}/inputs.npz" if inputs is not None else None)

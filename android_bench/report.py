@@ -8,6 +8,8 @@ from pathlib import Path
 
 from export import write_json_atomic
 
+from .results import COLD_START
+
 
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
@@ -22,33 +24,40 @@ def print_tables(summary: dict) -> None:
     import sys
 
     console = Console(width=None if sys.stdout.isatty() else 160)  # logs and CI: no squeezed columns
-    table = Table(title="latency (ms)")
+    table = Table(title="latency (ms), cold start and memory")
+    numeric = ("threads", "n", "median", "p10", "p90", "trimmed mean", "load", "1st run", "peak RSS MB")
     for col in ("device", "model", "format", "precision", "threads", "runner", "n", "median", "p10", "p90",
-                "trimmed mean"):
-        table.add_column(col, justify="right" if col in ("threads", "n", "median", "p10", "p90", "trimmed mean") else "left")
+                "trimmed mean", "load", "1st run", "peak RSS MB"):
+        table.add_column(col, justify="right" if col in numeric else "left")
     for row in summary["latency"]:
         table.add_row(row["device"], row["model"], row["format"], row["precision"], str(row["threads"]), row["runner"],
                       str(row["n"]), f"{row['median_ms']:.2f}", f"{row['p10_ms']:.2f}", f"{row['p90_ms']:.2f}",
-                      f"{row['trimmed_mean_ms']:.2f}")
+                      f"{row['trimmed_mean_ms']:.2f}", *(_or_missing(row.get(k)) for k in COLD_START))
     console.print(table)
     for r in summary["ratios"]:
         console.print(f"{r['device']} {r['format']} {r['precision']} {r['threads']}t: {r['baseline']} / {r['model']} = "
-                      f"{r['verdict']}")
+                      f"{r['verdict']} (paper {summary['claim']}x)")
     for e in summary["errors"]:
         console.print(f"[red]failed[/red] {e['device']} {e['model']} {e['format']} {e['precision']} "
                       f"{e['threads']}t round {e['round']}: {e['error']}")
 
 
+def _or_missing(value) -> str:
+    return "missing" if value is None else f"{value:.1f}"
+
+
 def write_csv(summary: dict, path: Path) -> None:
     buf = io.StringIO()
-    fields = ["device", "model", "format", "precision", "threads", "runner", "samples", "invocations", "n",
-              "median_ms", "p10_ms", "p90_ms", "trimmed_mean_ms", "ratio", "ci95_low", "ci95_high"]
+    fields = ["device", "model", "format", "precision", "threads", "runner", "seq_len", "samples", "invocations", "n",
+              "median_ms", "p10_ms", "p90_ms", "trimmed_mean_ms", *COLD_START, "ratio", "ci95_low", "ci95_high",
+              "flop_ratio"]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     ratios = {(r["device"], r["format"], r["precision"], r["threads"], r["model"]): r for r in summary["ratios"]}
     for row in summary["latency"]:
         ratio = ratios.get((row["device"], row["format"], row["precision"], row["threads"], row["model"]))
-        extra = {"ratio": ratio["ratio"], "ci95_low": ratio["ci95"][0], "ci95_high": ratio["ci95"][1]} if ratio else {}
+        extra = {"ratio": ratio["ratio"], "ci95_low": ratio["ci95"][0], "ci95_high": ratio["ci95"][1],
+                 "flop_ratio": ratio["flop_ratio"]} if ratio else {}
         writer.writerow({**row, **extra})
     _write_atomic(path, buf.getvalue().encode())
 
@@ -88,10 +97,41 @@ def plot(summary: dict, path: Path) -> None:
     _write_atomic(path, buf.getvalue())
 
 
+def plot_memory(summary: dict, path: Path) -> None:
+    """Median latency against peak resident memory, one point per artifact x runner x threads (x device)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in summary["latency"] if r.get("peak_rss_mb") is not None]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for model in sorted({r["model"] for r in rows}):
+        mine = [r for r in rows if r["model"] == model]
+        ax.scatter([r["peak_rss_mb"] for r in mine], [r["median_ms"] for r in mine], label=model)
+        for r in mine:
+            ax.annotate(f"{r['format']} {r['precision']} {r['threads']}t", (r["peak_rss_mb"], r["median_ms"]),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("peak resident memory of the benchmark process (MB)")
+    ax.set_ylabel("median latency (ms)")
+    ax.set_title("latency vs peak memory per artifact")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    _write_atomic(path, buf.getvalue())
+
+
 def write_reports(summary: dict, out: Path) -> dict[str, Path]:
-    paths = {"json": out / "summary.json", "csv": out / "summary.csv", "png": out / "latency.png"}
+    paths = {"json": out / "summary.json", "csv": out / "summary.csv", "png": out / "latency.png",
+             "memory": out / "memory.png"}
     write_json_atomic(paths["json"], summary)
     write_csv(summary, paths["csv"])
     if summary["latency"]:
         plot(summary, paths["png"])
+    if any(r.get("peak_rss_mb") is not None for r in summary["latency"]):
+        plot_memory(summary, paths["memory"])
+    else:
+        paths.pop("memory")
     return paths

@@ -15,6 +15,8 @@ import numpy as np
 
 CLAIM = 4.3  # SqueezeBERT paper: 4.3x faster than bert-base-uncased on a Pixel 3
 JOB_KEYS = ("device", "model", "format", "precision", "threads", "round")
+# Cold start and memory, as every runner reports them in its timing's extra (missing where a tool prints none)
+COLD_START = ("load_ms", "first_inference_ms", "peak_rss_mb")
 
 
 class ResultLog:
@@ -74,18 +76,32 @@ def ratio_with_ci(baseline: np.ndarray, model: np.ndarray, *, n_boot: int = 2000
             "ci95": [float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))], "bootstrap": n_boot}
 
 
-def verdict(ratio: dict, *, claim: float = CLAIM) -> str:
+def verdict(ratio: dict, *, claim: float = CLAIM, flop_ratio: float | None = None) -> str:
+    """The measured ratio against the paper's claim and, when known, the FLOP ratio: the speed-up an equally
+    efficient runtime would show, so a shortfall can be told to be the runtime's or the claim's."""
     lo, hi = ratio["ci95"]
     text = f"{ratio['ratio']:.2f}x (95% CI {lo:.2f}-{hi:.2f})"
     if lo > claim:
-        return f"{text}: faster than the paper's {claim}x"
-    if hi < claim:
-        return f"{text}: below the paper's {claim}x, claim not reproduced"
-    return f"{text}: consistent with the paper's {claim}x"
+        text = f"{text}: faster than the paper's {claim}x"
+    elif hi < claim:
+        text = f"{text}: below the paper's {claim}x, claim not reproduced"
+    else:
+        text = f"{text}: consistent with the paper's {claim}x"
+    return text if flop_ratio is None else f"{text}; FLOP ratio {flop_ratio:.2f}x"
 
 
-def summarize(records: list[dict], *, baseline: str) -> dict:
-    """Per-model statistics and baseline/model ratios per device, format, precision and threads."""
+def cold_start(records: list[dict]) -> dict:
+    """Median load time, first inference and peak resident memory over invocations (None: not reported)."""
+    found = {}
+    for key in COLD_START:
+        values = [r["timing"]["extra"][key] for r in records if r["timing"].get("extra", {}).get(key) is not None]
+        found[key] = float(np.median(values)) if values else None
+    return found
+
+
+def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | None = None) -> dict:
+    """Per-model statistics (latency, cold start, memory) and baseline/model ratios per device, format, precision
+    and threads; with `flops` (model -> FLOPs of one forward pass) the FLOP ratio beside each verdict."""
     ok = [r for r in records if "error" not in r]
     groups: dict[tuple, list[dict]] = {}
     for r in ok:
@@ -94,12 +110,15 @@ def summarize(records: list[dict], *, baseline: str) -> dict:
     for (device, fmt, precision, threads, model), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         samples, kind = samples_of(rs)
         latency.append({"device": device, "format": fmt, "precision": precision, "threads": threads, "model": model,
-                        "runner": rs[0]["runner"], "samples": kind, "invocations": len(rs), **describe(samples)})
+                        "runner": rs[0]["runner"], "seq_len": rs[0].get("seq_len"), "samples": kind,
+                        "invocations": len(rs), **describe(samples), **cold_start(rs)})
         if model != baseline and (device, fmt, precision, threads, baseline) in groups:
             base, _ = samples_of(groups[(device, fmt, precision, threads, baseline)])
             ratio = ratio_with_ci(base, samples)
+            flop_ratio = flops[baseline] / flops[model] if flops and baseline in flops and model in flops else None
             ratios.append({"device": device, "format": fmt, "precision": precision, "threads": threads,
-                           "model": model, "baseline": baseline, **ratio, "verdict": verdict(ratio)})
+                           "model": model, "baseline": baseline, **ratio, "flop_ratio": flop_ratio,
+                           "verdict": verdict(ratio, flop_ratio=flop_ratio)})
     measured = {job_key(r) for r in ok}
     failed = [r for r in records if "error" in r and job_key(r) not in measured]  # not since retried by --resume
     return {"latency": latency, "ratios": ratios, "errors": failed, "claim": CLAIM}

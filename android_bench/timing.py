@@ -1,14 +1,61 @@
-"""The timing protocol of the desktop benchmarks: interleaved runs with a pause, and the denormal policy."""
+"""The one timing protocol of every Python-side benchmark: the Python runner on a device (pyrunner.py),
+`android_bench.int8` and `android_bench.efficiency` all call it, so the same artifact gets the same number
+whichever command times it.
+
+- inputs: real sentence pairs through the model's tokenizer, padded to the artifact's length
+  (`benchmark_inputs`, models.sample_inputs), batch 1; the host makes them and the device gets them as a file;
+- cold start: load time and the first inference, timed on their own before any warm-up (`cold_start`);
+- warm-up: WARMUP untimed runs; then RUNS timed runs, each after a PAUSE_S pause, interleaved when several
+  runtimes are timed together (`time_interleaved`);
+- denormal floats flushed to zero while timing (`denormals`, recorded);
+- peak resident memory: the process's own high-water mark (`peak_rss_mb`).
+
+No torch or transformers at import: this module is pushed to devices with the Python runner.
+"""
 from __future__ import annotations
 
+import resource
+import sys
 import time
 from contextlib import contextmanager
 
+WARMUP = 5
+RUNS = 30
 PAUSE_S = 0.02
+DENORMALS = {"flush": "flushed to zero (FTZ/DAZ) while timing", "keep": "kept (IEEE)"}
+INPUTS = "padded sentence pairs (models.SENTENCE_PAIRS through the model's tokenizer), batch 1"
 
 
-def time_interleaved(runtimes: dict, feeds: dict, *, runs: int, warmup: int) -> dict[object, list[float]]:
-    """Interleaved timings in ms: each round runs every runtime once, on its own inputs (`feeds`, same keys).
+def benchmark_inputs(tokenizer, seq_len: int) -> dict:
+    """The inputs every Python-side benchmark feeds: the first sample pair, padded to `seq_len`."""
+    from models import sample_inputs
+
+    return sample_inputs(tokenizer, seq_len=seq_len, batch=1)
+
+
+def describe_inputs(feed: dict) -> dict:
+    """What was fed, for the results: the kind, the length and how many tokens are real (not padding)."""
+    mask = feed["attention_mask"]
+    return {"kind": INPUTS, "seq_len": int(mask.shape[-1]), "real_tokens": int(mask.sum())}
+
+
+def record(*, warmup: int, runs: int, denormals: str) -> dict:
+    return {"warmup": warmup, "runs": runs, "pause_ms": PAUSE_S * 1e3, "denormals": DENORMALS[denormals]}
+
+
+def cold_start(open_runtime, feed: dict):
+    """(runtime, {"load_ms", "first_inference_ms"}): `open_runtime()` and its first run, each timed."""
+    start = time.perf_counter()
+    runtime = open_runtime()
+    load_ms = (time.perf_counter() - start) * 1e3
+    start = time.perf_counter()
+    runtime.run(feed)
+    return runtime, {"load_ms": load_ms, "first_inference_ms": (time.perf_counter() - start) * 1e3}
+
+
+def time_interleaved(runtimes: dict, feeds: dict, *, runs: int = RUNS, warmup: int = WARMUP) -> dict[object, list[float]]:
+    """Timings in ms: `warmup` untimed runs each, then `runs` rounds that run every runtime once, on its own
+    inputs (`feeds`, same keys). One runtime is the case of one.
 
     Each timed run starts after a short pause: the thread pool of the runtime that ran before keeps spinning
     for a while (ORT's, XNNPACK's) and, on a 2-core machine, steals the next runtime's second thread. With 2
@@ -26,7 +73,10 @@ def time_interleaved(runtimes: dict, feeds: dict, *, runs: int, warmup: int) -> 
     return times
 
 
-DENORMALS = {"flush": "flushed to zero (FTZ/DAZ) while timing", "keep": "kept (IEEE)"}
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (Linux reports ru_maxrss in KiB, macOS in bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
 
 @contextmanager
@@ -39,9 +89,17 @@ def denormals(mode: str):
     ExecuTorch) flushes them itself, and phones' ARM cores do not pay for them, so "flush" (the default) times
     every path the way a phone would run it; "keep" shows the x86 cost. Open the runtimes inside: thread pools
     take the flags when they start, and ONNX Runtime, which resets them on session creation, is told to keep
-    them."""
-    import torch
-
+    them. torch sets the flags; where it is not installed, "flush" is an error, not a silent "keep"."""
+    if mode not in DENORMALS:
+        raise ValueError(f"denormals {mode!r}: choose one of {', '.join(DENORMALS)}")
+    try:
+        import torch
+    except ImportError:
+        if mode == "flush":
+            raise RuntimeError("--denormals flush needs torch on this device to set FTZ/DAZ; install it or pass "
+                               "--denormals keep") from None
+        yield
+        return
     torch.set_flush_denormal(mode == "flush")  # FTZ/DAZ
     try:
         yield

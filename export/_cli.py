@@ -11,9 +11,20 @@ from models import TASKS, model_choices
 from models.errors import UserError
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (what is wrong, the valid choices), like every other user error here;
+    the usage is one `--help` away. Flags show their defaults in --help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def base_parser(prog: str, description: str, *, out_default: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--model", default="squeezebert-mnli-headless",
                    help=f"registered name ({model_choices()}), a local model folder, or a Hugging Face id org/name")
     p.add_argument("--weights", default="hub",

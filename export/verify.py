@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ._cli import run_main
+from ._cli import ArgumentParser, run_main
 
 log = logging.getLogger("export")
 
@@ -44,8 +44,7 @@ def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.verify", description=__doc__.split("\n\n")[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(prog="python -m export.verify", description=__doc__.split("\n\n")[1])
     p.add_argument("artifact", type=Path, help="artifact folder (model file + manifest.json)")
     p.add_argument("--threads", type=int, default=None, help="runtime threads")
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on error")

@@ -14,12 +14,11 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from export import available_formats, recipe_names, run_main
+    from export import ArgumentParser, available_formats, recipe_names, run_main
 
     from ._artifact import quantize_artifact
 
-    p = argparse.ArgumentParser(prog="python -m quantize", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(prog="python -m quantize", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     p.add_argument("--format", choices=available_formats(), default=None,
                    help="format of the input artifact (checked against its manifest; default: the manifest's)")
     p.add_argument("--in", dest="source", type=Path, required=True, help="fp32 artifact folder (with manifest.json)")

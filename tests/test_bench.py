@@ -71,6 +71,14 @@ def test_local_run_writes_every_report(tmp_path, artifacts):
     assert [r["model"] for r in records[:2]] == ["squeezebert-tiny", "bert-tiny"]  # A B interleaved
     assert [r["order"] for r in records] == list(range(8))
     assert all(len(r["timing"]["samples_ms"]) == 30 and r["runner"] == "python" for r in records)
+    # the one timing protocol (android_bench.timing): padded real sentences at the artifact's length, cold start
+    # and memory, the warm-up and the denormal policy, all recorded with every measurement
+    for r in records:
+        extra = r["timing"]["extra"]
+        assert r["seq_len"] == 48 and extra["inputs"]["seq_len"] == 48 and 0 < extra["inputs"]["real_tokens"] < 48
+        assert extra["load_ms"] > 0 and extra["first_inference_ms"] > 0 and extra["peak_rss_mb"] > 50
+        assert extra["protocol"] == {"warmup": 5, "runs": 30, "pause_ms": 20.0,
+                                     "denormals": "flushed to zero (FTZ/DAZ) while timing"}
     assert records[0]["device_facts"]["cores"] == os.cpu_count()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert {(r["format"], r["model"]) for r in summary["ratios"]} == {("tflite", "squeezebert-tiny"),
@@ -78,9 +86,20 @@ def test_local_run_writes_every_report(tmp_path, artifacts):
     for r in summary["ratios"]:
         assert r["ci95"][0] <= r["ratio"] <= r["ci95"][1]
     assert "bert-tiny / squeezebert-tiny" in done.stdout and "95% CI" in done.stdout
+    # beside the paper's 4.3x: the FLOP ratio at the measured length, what an equally efficient runtime would show
+    from android_bench.flops import count_flops
+
+    want = count_flops("bert-tiny", seq_len=48)["flops"] / count_flops("squeezebert-tiny", seq_len=48)["flops"]
+    for r in summary["ratios"]:
+        assert r["flop_ratio"] == pytest.approx(want) and f"FLOP ratio {want:.2f}x" in r["verdict"]
+    for row in summary["latency"]:
+        assert row["seq_len"] == 48 and row["load_ms"] > 0 and row["first_inference_ms"] > 0 and row["peak_rss_mb"] > 0
+    assert "peak RSS MB" in done.stdout
     csv = (tmp_path / "summary.csv").read_text().splitlines()
     assert csv[0].startswith("device,model,format") and len(csv) == 5
-    assert (tmp_path / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "load_ms,first_inference_ms,peak_rss_mb" in csv[0] and "flop_ratio" in csv[0]
+    for png in ("latency.png", "memory.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_killed_run_resumes_without_losing_a_measurement(tmp_path, artifacts):
@@ -108,10 +127,27 @@ def test_killed_run_resumes_without_losing_a_measurement(tmp_path, artifacts):
     assert sorted(keys) == sorted((m, r) for m in ("squeezebert-tiny", "bert-tiny") for r in range(3))
 
 
-def test_bad_format_is_one_line(tmp_path, artifacts):
-    done = bench("--formats", "coreml", out=tmp_path, artifacts=artifacts)
-    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
-    assert "unknown format(s) coreml" in done.stderr
+BAD_FLAGS = {
+    "format": (["--formats", "coreml"],
+               "argument --formats: unknown format 'coreml'; choose from torchscript, onnx, tflite, executorch"),
+    "precision": (["--precisions", "fp16"], "argument --precisions: unknown precision 'fp16'; choose from fp32, int8"),
+    "threads list": (["--threads", "1,x"],
+                     "argument --threads: '1,x' is not a comma-separated list of positive integer thread counts"),
+    "zero threads": (["--threads", "0"], "argument --threads: thread counts must be at least 1, got '0'"),
+    "zero runs": (["--runs", "0"], "argument --runs: must be at least 1, got 0"),
+}
+
+
+@pytest.mark.parametrize("module, case", [(m, c) for m in ("android_bench", "android_bench.efficiency")
+                                          for c in BAD_FLAGS] + [("android_bench.int8", "format"),
+                                                                 ("android_bench.int8", "zero runs")])
+def test_bad_flags_fail_at_once_in_one_line(tmp_path, module, case):
+    args, message = BAD_FLAGS[case]
+    done = subprocess.run([sys.executable, "-m", module, *args, "--out", str(tmp_path / "out")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert message in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()  # no work was started
 
 
 def test_plan_interleaves_models_in_every_round():

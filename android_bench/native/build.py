@@ -146,7 +146,9 @@ def build_runner(out_dir: str | os.PathLike, *, force: bool = False) -> Path:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m android_bench.native.build", description=__doc__.split("\n\n")[0])
+    from export import ArgumentParser
+
+    p = ArgumentParser(prog="python -m android_bench.native.build", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder: the binary goes to OUT/<abi>/et_bench_runner")
     p.add_argument("--force", action="store_true", help="rebuild even when the binary is up to date")
     p.add_argument("-v", "--verbose", action="store_true", help="tracebacks instead of one-line errors")

@@ -10,8 +10,10 @@
  * android_bench.parsers.parse_executor_runner reads both:
  *
  *   Model loaded in X ms.
+ *   Warm-up i of W: X ms              (the first is the first inference after loading)
  *   Iteration i of N: X ms            (one line per timed run)
  *   Model executed successfully N time(s) in X ms.   (X = sum of the timed runs)
+ *   Peak resident set size: K kB      (getrusage; ours, not upstream's)
  *
  * --input-value-range is LOW,HIGH for every integer input, or one LOW,HIGH per input in input order
  * joined by ':' (e.g. 1000,1999:1,1:0,0 for input_ids, attention_mask, token_type_ids).
@@ -32,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -467,6 +470,10 @@ int main(int argc, char** argv) {
     printf("Iteration %ld of %ld: %f ms\n", i + 1, opt.runs, ms);
   }
   printf("Model executed successfully %ld time(s) in %f ms.\n", opt.runs, total_ms);
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {  // Linux and Android: ru_maxrss in KiB
+    printf("Peak resident set size: %ld kB\n", usage.ru_maxrss);
+  }
   fflush(stdout);
   return 0;
 }

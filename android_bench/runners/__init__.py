@@ -6,6 +6,7 @@ marker, not adb's exit code, says whether the tool finished.
 """
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..devices import DeviceError
 from ..parsers import Timing
 
 EXIT_MARKER = "BENCH-EXIT="
+HWM_MARKER = "BENCH-VMHWM="
 
 
 class RunnerError(UserError):
@@ -27,7 +29,8 @@ class Settings:
     threads: int
     warmup: int = 5
     runs: int = 30
-    id_range: tuple[int, int] = (1000, 2000)  # token ids inside every uncased WordPiece vocabulary
+    denormals: str = "flush"  # the Python runner's denormal policy (android_bench.timing.denormals)
+    id_range: tuple[int, int] = (1000, 2000)  # native tools: generated token ids inside every uncased vocabulary
     taskset: str | None = None  # hex CPU mask for big-core pinning
     timeout: float = 1800
 
@@ -39,6 +42,7 @@ class Pushed:
     folder: str
     manifest: dict = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  # every model file, e.g. the .pt and its lite .ptl
+    inputs: str | None = None  # the .npz of android_bench.timing.benchmark_inputs (the Python runner feeds it)
 
 
 class Runner:
@@ -60,6 +64,11 @@ class Runner:
             raise UserError(f"missing {path}: {self.name} needs {self.tool} built for {abi} ({self.where_to_get})")
         return path
 
+    def preflight(self, abi: str) -> None:
+        """Fail now, naming the file and where to get it, when the tool for `abi` is missing."""
+        if self.tool:
+            self.tool_path(abi)
+
     def prepare(self, device, remote_dir: str, abi: str) -> None:
         """Push the tool (once per run directory)."""
         if self.tool:
@@ -75,14 +84,26 @@ class Runner:
         cmd = self.command(remote_dir, pushed, settings)
         if settings.taskset:
             cmd = f"taskset {settings.taskset} {cmd}"
-        result = device.shell(f"cd {shlex.quote(remote_dir)} && {cmd} 2>&1; echo {EXIT_MARKER}$?", timeout=settings.timeout)
+        # The tool runs in the background so its peak resident memory can be read while it lives (VmHWM only
+        # grows, so the last reading is the peak): the fallback for tools that print none.
+        script = (f"cd {shlex.quote(remote_dir)} && {{ {cmd} > run.log 2>&1 & pid=$!; hwm=; "
+                  f"while kill -0 $pid 2>/dev/null; do h=$(grep VmHWM /proc/$pid/status 2>/dev/null) && hwm=$h; "
+                  f"sleep 0.05; done; wait $pid; code=$?; cat run.log; echo \"{HWM_MARKER}$hwm\"; "
+                  f"echo {EXIT_MARKER}$code; }}")
+        result = device.shell(script, timeout=settings.timeout)
         output, marker, code = result.output.rpartition(EXIT_MARKER)
         if not marker:
             raise DeviceError(f"{self.name} on {device.serial} was interrupted (no exit marker); rerun with --resume")
+        output, _, hwm = output.rpartition(HWM_MARKER)
         if code.strip() != "0":
             lines = [l for l in output.strip().splitlines() if l.strip()] or ["no output"]
             raise RunnerError(f"{self.name} exited {code.strip()} on {device.serial}: {lines[-1].strip()[:200]}")
-        return self.parse(output, device, remote_dir)
+        timing = self.parse(output, device, remote_dir)
+        if timing.extra.get("peak_rss_mb") is not None:
+            timing.extra["peak_rss_source"] = f"{self.name} output"
+        elif (kb := re.search(r"VmHWM:\s*(\d+)\s*kB", hwm)) is not None:
+            timing.extra.update(peak_rss_mb=int(kb.group(1)) / 1024, peak_rss_source="/proc/PID/status VmHWM")
+        return timing
 
 
 def input_value_ranges(manifest: dict, settings: Settings) -> dict[str, tuple[int, int]]:

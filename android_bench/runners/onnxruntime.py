@@ -16,7 +16,8 @@ class OrtPerfTestRunner(Runner):
         # -I: generated inputs (zeros, valid ids); -f pins the dynamic axes to the artifact's shape.
         seq = pushed.manifest["seq_len"]
         # perf_test has no warm-up count; its first run is reported separately and excluded from the average.
-        return (f"./tools/{self.tool} -e cpu -m times -r {settings.runs} -x {settings.threads} -I "
+        # -s: the percentile summary (P50 is the median the summary prefers).
+        return (f"./tools/{self.tool} -e cpu -m times -r {settings.runs} -x {settings.threads} -I -s "
                 f"-f batch:1 -f sequence:{seq} {pushed.model}")
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:

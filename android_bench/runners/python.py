@@ -6,15 +6,17 @@ import shlex
 import tempfile
 from pathlib import Path
 
+from models.errors import UserError
+
 from ..parsers import ParseError, Timing
 from ..pyrunner import DONE_MARKER
 from . import Pushed, Runner, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# pyrunner.py and the packages it imports, pushed beside it: importing models/ and export/ loads neither torch
-# nor TensorFlow, so the device needs only Python, numpy and the runtime libraries.
-SOURCES = ["android_bench/pyrunner.py", *sorted(str(p.relative_to(ROOT)) for pkg in ("models", "export")
-                                                 for p in (ROOT / pkg).rglob("*.py"))]
+# What pyrunner.py imports, pushed beside it: importing models/ and export/ loads neither torch nor TensorFlow,
+# so the device needs only Python, numpy and the runtime libraries.
+SOURCES = ["android_bench/__init__.py", "android_bench/timing.py",
+           *sorted(str(p.relative_to(ROOT)) for pkg in ("models", "export") for p in (ROOT / pkg).rglob("*.py"))]
 
 
 class PythonRunner(Runner):
@@ -23,13 +25,16 @@ class PythonRunner(Runner):
     formats = ("torchscript", "onnx", "tflite", "executorch")
 
     def prepare(self, device, remote_dir: str, abi: str) -> None:
+        device.push(ROOT / "android_bench" / "pyrunner.py", f"{remote_dir}/py/pyrunner.py")
         for rel in SOURCES:
-            device.push(ROOT / rel, f"{remote_dir}/py/{rel.removeprefix('android_bench/')}")
+            device.push(ROOT / rel, f"{remote_dir}/py/{rel}")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
-        low, high = settings.id_range
-        return (f"{shlex.quote(self.python)} py/pyrunner.py --artifact {pushed.folder} --threads {settings.threads} "
-                f"--warmup {settings.warmup} --runs {settings.runs} --id-range {low},{high} --out result.json")
+        if pushed.inputs is None:
+            raise UserError("the Python runner feeds the benchmark inputs file; none was pushed with the artifact")
+        return (f"{shlex.quote(self.python)} py/pyrunner.py --artifact {pushed.folder} --inputs {pushed.inputs} "
+                f"--threads {settings.threads} --warmup {settings.warmup} --runs {settings.runs} "
+                f"--denormals {settings.denormals} --out result.json")
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         if DONE_MARKER not in output:
@@ -40,4 +45,5 @@ class PythonRunner(Runner):
             result = json.loads(local.read_text())
         samples = result["samples_ms"]
         return Timing(mean_ms=sum(samples) / len(samples), count=len(samples), samples_ms=samples,
-                      extra={"load_ms": result["load_ms"], "runtime": result["runtime"], "python": result["python"]})
+                      extra={key: result[key] for key in ("load_ms", "first_inference_ms", "peak_rss_mb", "runtime",
+                                                          "protocol", "inputs", "python")})

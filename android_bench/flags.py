@@ -1,0 +1,94 @@
+"""List flags, parsed and checked by argparse before any work: a bad value is one line naming the choices."""
+from __future__ import annotations
+
+import argparse
+from typing import Iterable
+
+
+def names(choices: Iterable[str], *, what: str):
+    """argparse `type=`: comma-separated names, each one of `choices`, at least one, no repeats."""
+    allowed = list(choices)
+
+    def parse(text: str) -> list[str]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        bad = [x for x in items if x not in allowed]
+        if bad:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(map(repr, bad))}; choose from "
+                                             f"{', '.join(allowed)} (comma-separated)")
+        return _unique(items, what)
+    return parse
+
+
+def positive_ints(what: str):
+    """argparse `type=`: comma-separated positive integers, e.g. --threads 1,2."""
+    def parse(text: str) -> list[int]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        try:
+            values = [int(x) for x in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive integer "
+                                             f"{what}, e.g. 1,2") from None
+        if any(v < 1 for v in values):
+            raise argparse.ArgumentTypeError(f"{what} must be at least 1, got {text!r}")
+        return _unique(values, what)
+    return parse
+
+
+def positive_int(text: str) -> int:
+    """argparse `type=`: one integer >= 1 (a count of runs, rounds, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _unique(items: list, what: str) -> list:
+    if not items:
+        raise argparse.ArgumentTypeError(f"no {what} given")
+    if len(set(items)) != len(items):
+        raise argparse.ArgumentTypeError(f"{what} repeated in {','.join(map(str, items))}")
+    return items
+
+
+def model_names(text: str) -> list[str]:
+    """argparse `type=`: comma-separated models, each registered, a local folder or an HF id."""
+    from models import check_model_name
+    from models.errors import UserError
+
+    try:
+        return _unique([check_model_name(x.strip()) for x in text.split(",") if x.strip()], "models")
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def all_precisions() -> list[str]:
+    """What some format can produce: fp32 and the precision of every registered recipe."""
+    import export
+
+    found = {p for fmt in export.available_formats() for p in export.precisions(fmt)}
+    return ["fp32", *sorted(found - {"fp32"})]
+
+
+def check_precisions(formats: list[str], precisions: list[str]) -> None:
+    """Every precision must be one each format can produce (fp32 and its registered recipes'), before any work."""
+    import export
+    from models.errors import UserError
+
+    for fmt in formats:
+        missing = [p for p in precisions if p not in export.precisions(fmt)]
+        if missing:
+            raise UserError(f"argument --precisions: {fmt} cannot produce {', '.join(missing)}; choose from "
+                            f"{', '.join(export.precisions(fmt))}")
