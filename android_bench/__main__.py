@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
 from export import ArgumentParser, available_formats, run_main
@@ -75,8 +75,7 @@ def main(args) -> None:
     from .artifacts import ensure_artifact
     from .devices import DeviceError, connect
     from .protocol import RunConfig, new_run_id, plan, run_device
-    from .report import print_tables, write_reports
-    from .results import ResultLog, summarize
+    from .results import ResultLog
     from .runners import Settings, runner_for
 
     models, formats, precisions, threads = args.models, args.formats, args.precisions, args.threads
@@ -101,35 +100,61 @@ def main(args) -> None:
                                          denormals=args.denormals),
                        cooldown_cap_s=args.cooldown_cap, pin_big_cores=args.pin_big_cores, runner=args.runner,
                        tools=args.tools, device_python=args.device_python if args.device != "local" else sys.executable,
-                       inputs=inputs)
+                       inputs=inputs, weights=args.weights)
     jobs = plan(models, formats, precisions, threads, args.rounds)
 
     failures = []
+    stop = threading.Event()
 
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("benchmarking", total=len(jobs) * len(devices))
 
         def on_device(device):
             try:
-                run_device(device, jobs, artifacts, config, results, progress=lambda: progress.advance(task))
+                run_device(device, jobs, artifacts, config, results, progress=lambda: progress.advance(task),
+                           stop=stop)
             except DeviceError as exc:  # the others go on; this one's measurements are saved
-                failures.append(str(exc))
+                if not stop.is_set():
+                    failures.append(str(exc))
 
-        with ThreadPoolExecutor(max_workers=len(devices)) as pool:
-            list(pool.map(on_device, devices))
-    summary = summarize(results.records(), baseline=args.baseline, flops=flops)
-    summary["run_id"] = config.run_id
-    paths = write_reports(summary, args.out)
-    print_tables(summary)
-    print(f"wrote {results.path}, {', '.join(str(p) for p in paths.values())}")
+        # daemon threads: Ctrl-C reaches the main thread, which stops the devices' commands and writes the
+        # summary of what finished instead of waiting for every remaining job
+        workers = [threading.Thread(target=on_device, args=(d,), daemon=True) for d in devices]
+        for worker in workers:
+            worker.start()
+        try:
+            while any(w.is_alive() for w in workers):
+                for worker in workers:
+                    worker.join(timeout=0.2)
+        except KeyboardInterrupt:
+            stop.set()
+            for device in devices:
+                device.cancel(device.remote_dir(config.run_id))
+            for worker in workers:
+                worker.join(timeout=5)
+            _report(results, args, config, flops)
+            raise
+    summary = _report(results, args, config, flops)
     if failures:
         raise UserError(f"{failures[0]} (measurements so far are in {results.path})")
     if summary["errors"]:
         raise UserError(f"{len(summary['errors'])} job(s) failed, the first: {summary['errors'][0]['error']} "
                         f"(the others are measured; fix it and rerun with --resume)")
 
+
+def _report(results, args, config, flops) -> dict:
+    """summary.json, summary.csv, the plots and the tables, from every record so far."""
+    from .report import print_tables, write_reports
+    from .results import summarize
+
+    summary = summarize(results.records(), baseline=args.baseline, flops=flops)
+    summary["run_id"] = config.run_id
+    paths = write_reports(summary, args.out)
+    print_tables(summary)
+    print(f"wrote {results.path}, {', '.join(str(p) for p in paths.values())}")
+    return summary
 
 def _inputs_and_flops(models: list[str], *, weights: str, seq_len: int, folder: Path):
     """Per model: the benchmark inputs as an .npz for the Python runner (android_bench.timing), and the FLOPs of

@@ -8,14 +8,19 @@ log = logging.getLogger("android_bench")
 
 
 def _reusable(folder: Path, *, model: str, seq_len: int, weights: str) -> bool:
-    """Whether `folder` holds this model at this seq_len and weights source. A match made by other code (e.g.
-    before an exporter fix) would be timed silently, so that is said in a warning."""
+    """Whether `folder` holds this model at this seq_len and weights source, intact (every file as its manifest
+    says; a damaged one is exported again). A match made by other code (e.g. before an exporter fix) would be
+    timed silently, so that is said in a warning."""
     from export import PIPELINE, pipeline_revision
-    from export.runtimes import read_manifest
+    from export.runtimes import ArtifactError, read_verified
 
     if not (folder / "manifest.json").is_file():
         return False
-    manifest = read_manifest(folder)
+    try:
+        manifest = read_verified(folder)
+    except ArtifactError as exc:
+        log.warning("not reusing %s: %s", folder, exc)
+        return False
     random = manifest["model"]["weights"]["source"] == "random"
     if not (manifest["model"]["name"] == model and manifest["seq_len"] == seq_len and random == (weights == "random")):
         return False
@@ -28,15 +33,16 @@ def _reusable(folder: Path, *, model: str, seq_len: int, weights: str) -> bool:
 
 def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights: str, seq_len: int,
                     threads: int | None = None) -> Path:
-    """`root/<model>/<fmt>-<precision>` unless present: fp32 exported, int8 made by the format's recipe for it. A
-    missing fp32 artifact is made in the same conversion as the int8 one (each format is converted once)."""
+    """`root/<model>/<fmt>-<precision>-seq<seq_len>` unless present: fp32 exported, int8 made by the format's
+    recipe for it. A missing fp32 artifact is made in the same conversion as the int8 one (each format is
+    converted once)."""
     import export
     import models
 
-    folder = root / model / f"{fmt}-{precision}"
+    folder = artifact_folder(root, model, fmt, precision, seq_len)
     if _reusable(folder, model=model, seq_len=seq_len, weights=weights):
         return folder
-    fp32 = root / model / f"{fmt}-fp32"
+    fp32 = artifact_folder(root, model, fmt, "fp32", seq_len)
     quantized = {}
     if precision != "fp32":
         quantized = {export.recipe_for_precision(fmt, precision).name: folder}
@@ -47,3 +53,8 @@ def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights
     loaded = models.load(model, weights=weights)
     export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=fp32, quantized=quantized, threads=threads)
     return folder
+
+
+def artifact_folder(root: Path, model: str, fmt: str, precision: str, seq_len: int) -> Path:
+    """Where the benchmarks keep an artifact: the name carries every setting that changes the file."""
+    return root / Path(model).name / f"{fmt}-{precision}-seq{seq_len}"

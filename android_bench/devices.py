@@ -6,16 +6,21 @@ never guessed.
 """
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import UserError
+
+log = logging.getLogger("android_bench")
 
 
 class DeviceError(UserError):
@@ -101,16 +106,30 @@ class LocalDevice:
         # absolute: runners are started from inside the device folder, so a relative --out would not resolve
         self.base = Path(workdir or tempfile.mkdtemp(prefix="android-bench-local-")).resolve()
         self.base.mkdir(parents=True, exist_ok=True)
+        self._running: set[subprocess.Popen] = set()
 
     def remote_dir(self, run_id: str) -> str:
         return str(self.base / run_id)
 
     def shell(self, cmd: str, timeout: float = 600) -> ShellResult:
+        # its own session: Ctrl-C reaches the harness, which stops the command with cancel()
+        proc = subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        self._running.add(proc)
         try:
-            done = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=timeout)
+            output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            _kill_group(proc)
+            proc.communicate()
             raise DeviceError(f"local: command timed out after {timeout:.0f} s: {cmd[:80]}") from exc
-        return ShellResult(done.returncode, done.stdout + done.stderr)
+        finally:
+            self._running.discard(proc)
+        return ShellResult(proc.returncode, output)
+
+    def cancel(self, remote_dir: str) -> None:
+        """Stop every command running on this device now (Ctrl-C)."""
+        for proc in list(self._running):
+            _kill_group(proc)
 
     def push(self, local: Path, remote: str) -> None:
         Path(remote).parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +150,13 @@ class LocalDevice:
 
     def thermal(self) -> dict:
         return parse_thermal(self.shell(THERMAL_SCRIPT).output)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _cpu_name() -> str | None:
@@ -193,6 +219,15 @@ class AdbDevice:
 
     def facts(self) -> dict:
         return parse_facts(self.shell(FACTS_SCRIPT, timeout=60).output)
+
+    def cancel(self, remote_dir: str) -> None:
+        """Stop the benchmark commands running in `remote_dir` (Ctrl-C): every process whose command line names
+        it, from a second shell; the blocked shell call then returns."""
+        try:
+            # "[/]data/...": matches the commands' paths but not this pkill's own command line
+            self._device.shell2(f"pkill -KILL -f {shlex.quote(f'[{remote_dir[0]}]{remote_dir[1:]}')}", timeout=10)
+        except Exception as exc:  # the device may be gone too: nothing left to stop
+            log.warning("%s: could not stop its commands (%s)", self.serial, _first_line(exc))
 
     def thermal(self) -> dict:
         return parse_thermal(self.shell(THERMAL_SCRIPT, timeout=60).output)

@@ -4,6 +4,10 @@ from __future__ import annotations
 import argparse
 from typing import Iterable
 
+from export import at_least, positive_int  # noqa: F401  (one definition for every command)
+
+non_negative_int = at_least(0)
+
 
 def names(choices: Iterable[str], *, what: str):
     """argparse `type=`: comma-separated names, each one of `choices`, at least one, no repeats."""
@@ -32,27 +36,6 @@ def positive_ints(what: str):
             raise argparse.ArgumentTypeError(f"{what} must be at least 1, got {text!r}")
         return _unique(values, what)
     return parse
-
-
-def positive_int(text: str) -> int:
-    """argparse `type=`: one integer >= 1 (a count of runs, rounds, ...)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def _unique(items: list, what: str) -> list:

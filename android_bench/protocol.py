@@ -9,6 +9,7 @@ JSONL log before the next starts.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -82,6 +83,7 @@ class RunConfig:
     tools: Path | None = None
     device_python: str = "python3"
     inputs: dict[str, Path] | None = None  # model -> .npz of android_bench.timing.benchmark_inputs
+    weights: str = "random"  # where the artifacts' weights came from (part of every result's identity)
 
 
 def new_run_id() -> str:
@@ -89,13 +91,24 @@ def new_run_id() -> str:
 
 
 def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: RunConfig, results: ResultLog,
-               progress=None) -> int:
+               progress=None, stop: threading.Event | None = None) -> int:
     """Run the jobs not yet in `results` on one device; returns how many were measured now.
 
     A runner failure is recorded and the run goes on; a lost device ends this device's run (what was
-    measured is already saved; --resume continues)."""
+    measured is already saved; --resume continues). When `stop` is set (Ctrl-C), the run ends before the next
+    job, and the job cut short is not recorded."""
+    from export.runtimes import read_verified
+
+    manifests = {key: read_verified(folder) for key, folder in artifacts.items()}
+
+    def identity(job: Job) -> dict:
+        manifest = manifests[(job.model, job.format, job.precision)]
+        return {"device": device.serial, **asdict(job), "seq_len": manifest["seq_len"], "weights": config.weights,
+                "artifact_sha256": manifest["file"]["sha256"],
+                "settings": asdict(replace(config.settings, threads=job.threads))}
+
     done = results.done()
-    todo = [j for j in jobs if job_key({"device": device.serial, **asdict(j)}) not in done]
+    todo = [j for j in jobs if job_key(identity(j)) not in done]
     if not todo:
         return 0
     facts = device.facts()
@@ -107,11 +120,13 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
     start_thermal = device.thermal()
     prepared, pushed, measured, previous = set(), {}, 0, None
     for job in todo:
+        if stop is not None and stop.is_set():
+            break
         runner = runner_for(job.format, kind=device.kind, tools=config.tools, python=config.device_python,
                             prefer=config.runner)
         settings = replace(config.settings, threads=job.threads, taskset=mask)
-        record = {"run_id": config.run_id, "device": device.serial, **asdict(job), "runner": runner.name,
-                  "settings": asdict(settings), "device_facts": facts, "time": time.time()}
+        record = {"run_id": config.run_id, **identity(job), "runner": runner.name, "settings": asdict(settings),
+                  "device_facts": facts, "time": time.time()}
         try:
             if runner.name not in prepared:
                 runner.prepare(device, remote, facts["abi"])
@@ -120,7 +135,6 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
             if key not in pushed:
                 pushed[key] = _push_artifact(device, artifacts[key], f"{remote}/models/{job.model}-{job.format}-{job.precision}",
                                              inputs=(config.inputs or {}).get(job.model))
-            record["seq_len"] = pushed[key].manifest["seq_len"]
             if previous is not None and previous != job.model:
                 record["cooldown"] = cool_down(device, start_thermal, cap_s=config.cooldown_cap_s)
             record["thermal_before"] = device.thermal()
@@ -130,13 +144,14 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
             measured += 1
             log.info("%s %s %s %s %dt round %d: %.2f ms", device.serial, job.model, job.format, job.precision,
                      job.threads, job.round, timing.mean_ms)
-        except (RunnerError, ParseError) as exc:
+        except (RunnerError, ParseError, DeviceError) as exc:
+            if stop is not None and stop.is_set():
+                break  # cut short by Ctrl-C: not a failure of the job
             record["error"] = str(exc)
             log.error("%s", exc)
-        except DeviceError as exc:
-            record["error"] = str(exc)
-            results.append(record)
-            raise
+            if isinstance(exc, DeviceError):
+                results.append(record)
+                raise
         finally:
             previous = job.model
         results.append(record)
@@ -146,11 +161,12 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
 
 
 def _push_artifact(device, folder: Path, remote: str, *, inputs: Path | None = None) -> Pushed:
-    from export.runtimes import read_manifest
+    from export.runtimes import read_verified
 
-    manifest = read_manifest(folder)
+    manifest = read_verified(folder)  # what is pushed is what the manifest vouches for
     model_files = [manifest["file"]["name"], *[f["name"] for f in manifest.get("extra_files") or []]]
-    for name in ["manifest.json", *model_files]:
+    assets = [f["name"] for f in manifest.get("assets") or []]  # the device side checks the whole artifact too
+    for name in ["manifest.json", *model_files, *assets]:
         device.push(folder / name, f"{remote}/{name}")
     if inputs is not None:
         device.push(inputs, f"{remote}/inputs.npz")

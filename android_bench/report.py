@@ -42,6 +42,25 @@ def print_tables(summary: dict) -> None:
                       f"{e['threads']}t round {e['round']}: {e['error']}")
 
 
+def _figure(size):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=size)
+
+
+def _save_png(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    _write_atomic(path, buf.getvalue())
+
+
 def _or_missing(value) -> str:
     return "missing" if value is None else f"{value:.1f}"
 
@@ -53,9 +72,10 @@ def write_csv(summary: dict, path: Path) -> None:
               "flop_ratio"]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
-    ratios = {(r["device"], r["format"], r["precision"], r["threads"], r["model"]): r for r in summary["ratios"]}
+    ratios = {(r["device"], r["format"], r["precision"], r["threads"], r["seq_len"], r["model"]): r
+              for r in summary["ratios"]}
     for row in summary["latency"]:
-        ratio = ratios.get((row["device"], row["format"], row["precision"], row["threads"], row["model"]))
+        ratio = ratios.get((row["device"], row["format"], row["precision"], row["threads"], row["seq_len"], row["model"]))
         extra = {"ratio": ratio["ratio"], "ci95_low": ratio["ci95"][0], "ci95_high": ratio["ci95"][1],
                  "flop_ratio": ratio["flop_ratio"]} if ratio else {}
         writer.writerow({**row, **extra})
@@ -64,16 +84,11 @@ def write_csv(summary: dict, path: Path) -> None:
 
 def plot(summary: dict, path: Path) -> None:
     """Median latency per model x runtime x precision (x threads, x device), p10-p90 as error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = summary["latency"]
     labels = sorted({(r["device"], r["format"], r["precision"], r["threads"]) for r in rows})
     models = sorted({r["model"] for r in rows})
     by_key = {(r["device"], r["format"], r["precision"], r["threads"], r["model"]): r for r in rows}
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(labels) * len(models)), 4.5))
+    fig, ax = _figure((max(6, 1.4 * len(labels) * len(models)), 4.5))
     width = 0.8 / max(len(models), 1)
     for i, model in enumerate(models):
         xs, medians, low, high = [], [], [], []
@@ -90,22 +105,13 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_ylabel("median latency (ms), bars p10-p90")
     ax.set_title("latency per model, runtime and precision")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    _write_atomic(path, buf.getvalue())
+    _save_png(fig, path)
 
 
 def plot_memory(summary: dict, path: Path) -> None:
     """Median latency against peak resident memory, one point per artifact x runner x threads (x device)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = [r for r in summary["latency"] if r.get("peak_rss_mb") is not None]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _figure((7, 4.5))
     for model in sorted({r["model"] for r in rows}):
         mine = [r for r in rows if r["model"] == model]
         ax.scatter([r["peak_rss_mb"] for r in mine], [r["median_ms"] for r in mine], label=model)
@@ -116,11 +122,7 @@ def plot_memory(summary: dict, path: Path) -> None:
     ax.set_ylabel("median latency (ms)")
     ax.set_title("latency vs peak memory per artifact")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    _write_atomic(path, buf.getvalue())
+    _save_png(fig, path)
 
 
 def write_reports(summary: dict, out: Path) -> dict[str, Path]:

@@ -33,22 +33,35 @@ class ResultLog:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                pass  # the line being written when the run was killed
+                pass  # a torn line (the run was killed mid-write): append() cuts it off before the next record
         return records
 
     def append(self, record: dict) -> None:
-        line = json.dumps(record) + "\n"
-        with self._lock, open(self.path, "a") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        """One write of one whole line, fsync'd. A torn last line left by a kill is cut off first, so the new
+        record never glues onto it."""
+        line = (json.dumps(record) + "\n").encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
+                    os.ftruncate(fd, size - (len(tail) - tail.rfind(b"\n") - 1))
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def done(self) -> set[tuple]:
         return {job_key(r) for r in self.records() if "error" not in r}
 
 
 def job_key(record: dict) -> tuple:
-    return tuple(record[k] for k in JOB_KEYS)
+    """What identifies a measurement: the job and every setting that changes it (sequence length, runs, warm-up,
+    weights, and the artifact itself), so --resume with a changed setting measures again instead of reusing."""
+    settings = record.get("settings", {})
+    return (*(record[k] for k in JOB_KEYS), record.get("seq_len"), settings.get("runs"), settings.get("warmup"),
+            record.get("weights"), record.get("artifact_sha256"))
 
 
 def samples_of(records: list[dict]) -> tuple[np.ndarray, str]:
@@ -105,19 +118,20 @@ def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | Non
     ok = [r for r in records if "error" not in r]
     groups: dict[tuple, list[dict]] = {}
     for r in ok:
-        groups.setdefault((r["device"], r["format"], r["precision"], r["threads"], r["model"]), []).append(r)
+        groups.setdefault((r["device"], r["format"], r["precision"], r["threads"], r.get("seq_len"), r["model"]),
+                          []).append(r)
     latency, ratios = [], []
-    for (device, fmt, precision, threads, model), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for (device, fmt, precision, threads, seq_len, model), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         samples, kind = samples_of(rs)
         latency.append({"device": device, "format": fmt, "precision": precision, "threads": threads, "model": model,
-                        "runner": rs[0]["runner"], "seq_len": rs[0].get("seq_len"), "samples": kind,
+                        "runner": rs[0]["runner"], "seq_len": seq_len, "samples": kind,
                         "invocations": len(rs), **describe(samples), **cold_start(rs)})
-        if model != baseline and (device, fmt, precision, threads, baseline) in groups:
-            base, _ = samples_of(groups[(device, fmt, precision, threads, baseline)])
+        if model != baseline and (device, fmt, precision, threads, seq_len, baseline) in groups:
+            base, _ = samples_of(groups[(device, fmt, precision, threads, seq_len, baseline)])
             ratio = ratio_with_ci(base, samples)
             flop_ratio = flops[baseline] / flops[model] if flops and baseline in flops and model in flops else None
             ratios.append({"device": device, "format": fmt, "precision": precision, "threads": threads,
-                           "model": model, "baseline": baseline, **ratio, "flop_ratio": flop_ratio,
+                           "seq_len": seq_len, "model": model, "baseline": baseline, **ratio, "flop_ratio": flop_ratio,
                            "verdict": verdict(ratio, flop_ratio=flop_ratio)})
     measured = {job_key(r) for r in ok}
     failed = [r for r in records if "error" in r and job_key(r) not in measured]  # not since retried by --resume

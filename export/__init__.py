@@ -3,7 +3,7 @@
 Importing export/ loads neither torch nor TensorFlow; a format's module does when `get_format` loads it.
 The names below are the package's interface for the layers above (quantize/, android_bench/).
 """
-from ._cli import ArgumentParser, base_parser, format_main, run_main
+from ._cli import ArgumentParser, at_least, base_parser, format_main, positive_int, run_main
 from ._files import ensure_writable_dir, file_record, sha256, write_json_atomic
 from ._formats import FORMAT_MODULES, Format, available_formats, get_format, register_format
 from ._pipeline import Artifact, Converted, Products, artifact_stem, export
@@ -13,8 +13,9 @@ from ._validate import ValidationError
 from ._versions import PIPELINE, pipeline_revision
 
 __all__ = [
-    "FORMAT_MODULES", "PIPELINE", "SUPPORTED", "ArgumentParser", "Artifact", "Converted", "Format", "Products", "Recipe", "Scheme",
-    "ValidationError", "artifact_stem", "available_formats", "base_parser", "ensure_writable_dir", "export",
-    "file_record", "format_main", "get_format", "pipeline_revision", "precisions", "recipe_for_precision",
-    "recipe_names", "register_format", "register_recipe", "run_main", "sha256", "write_json_atomic",
+    "FORMAT_MODULES", "PIPELINE", "SUPPORTED", "ArgumentParser", "Artifact", "Converted", "Format", "Products",
+    "Recipe", "Scheme", "ValidationError", "artifact_stem", "at_least", "available_formats", "base_parser",
+    "ensure_writable_dir", "export", "file_record", "format_main", "get_format", "pipeline_revision",
+    "positive_int", "precisions", "recipe_for_precision", "recipe_names", "register_format", "register_recipe",
+    "run_main", "sha256", "write_json_atomic",
 ]

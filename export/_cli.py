@@ -3,7 +3,9 @@ over `export()` that every `python -m export.<format>` is."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +25,22 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def at_least(minimum: int):
+    """argparse `type=`: one integer >= `minimum` (a count of threads, runs, rounds, warm-up runs, ...)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+positive_int = at_least(1)
+
+
 def base_parser(prog: str, description: str, *, out_default: str) -> argparse.ArgumentParser:
     p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--model", default="squeezebert-mnli-headless",
@@ -39,14 +57,20 @@ def base_parser(prog: str, description: str, *, out_default: str) -> argparse.Ar
     p.add_argument("--graph", choices=("mobile", "reference"), default="mobile",
                    help="SqueezeBERT graph to export: mobile (token-major, grouped 1x1 convs as per-group Linear; "
                         "same weights, equivalence-tested) or reference (the Hugging Face graph as is)")
-    p.add_argument("--threads", type=int, default=None, help="threads for validation runtimes (default: runtime's)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="threads for validation runtimes (default: the runtime's)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
     return p
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
     """Parse, configure logging, run `main(args)`; user errors become one line on stderr and exit 2."""
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C: temporary folders go, children die
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     for noisy in ("torch", "torchao", "jax", "absl", "tensorflow", "onnx2tf", "executorch"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
@@ -61,8 +85,18 @@ def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted; finished artifacts are kept, the one in progress was discarded", file=sys.stderr)
+        print("error: interrupted; what finished is kept, the work in progress was discarded", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if args.verbose:
+            raise
+        if exc.errno == errno.ENOSPC:
+            print(f"error: no space left on the disk holding {exc.filename or 'the output'}; free some space or "
+                  "write elsewhere (--out)", file=sys.stderr)
+        else:
+            print(f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''} (rerun with -v for "
+                  "the traceback)", file=sys.stderr)
+        return 1
     except Exception as exc:  # an unexpected library failure: one line, the traceback only with -v
         if args.verbose:
             raise

@@ -1,9 +1,13 @@
 """Atomic file writes and file facts for manifests."""
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -41,3 +45,77 @@ def sha256(path: Path) -> str:
 
 def file_record(path: Path) -> dict:
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
+
+
+def check_target(out: Path) -> None:
+    """`out` will be replaced as a whole: it must be new, empty, or an artifact folder (manifest.json), and its
+    parent writable. Checked before any work."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: a file is in the way; choose a folder path")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise UserError(f"--out {out} holds other files and no manifest.json; an export replaces the whole folder, so "
+                        "pass a new or empty folder")
+    ensure_writable_dir(out.parent if out.parent != out else out)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def scratch(out: Path, kind: str):
+    """A hidden folder beside `out` (same filesystem, so the final move is a rename), named after this process and
+    removed at the end, on errors and Ctrl-C too. Leftovers of processes that were killed (SIGKILL leaves no time
+    to clean up) are removed first."""
+    out = Path(out)
+    prefix = f".{out.name}.{kind}-"
+    for old in out.parent.iterdir() if out.parent.is_dir() else ():
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if old.name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{prefix}{os.getpid()}-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)  # it becomes the artifact folder: the permissions of a folder made by mkdir
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where the system or filesystem lacks it."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def swap_in(stage: Path, out: Path) -> None:
+    """Put the folder `stage` at `out` in one step; the previous `out` is removed after the swap succeeded."""
+    if not out.exists():
+        os.rename(stage, out)
+    elif _exchange(stage, out):
+        shutil.rmtree(stage)  # the old folder, now at the staging path
+    else:  # no atomic exchange here: two renames, with a moment where `out` is absent (never mixed)
+        old = stage.with_name(stage.name + ".old")
+        os.rename(out, old)
+        os.rename(stage, out)
+        shutil.rmtree(old)

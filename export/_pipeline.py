@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +19,9 @@ from models import RANDOM_WEIGHTS_WARNING
 from models.contract import IOContract
 from models.errors import UserError
 
-from ._files import ensure_writable_dir, file_record, write_json_atomic
+from ._files import check_target, file_record, scratch, swap_in, write_json_atomic
 from ._formats import Format
+from ._progress import stage
 from ._recipes import Recipe, get_recipe
 from ._validate import Tolerance, compare, worst_by_output
 from ._versions import tool_versions
@@ -41,7 +40,7 @@ DEFAULT_GRAPH = "mobile"
 class Products:
     """What the fp32 conversion made on the way to its file, kept for the recipes that derive int8 from it."""
     work: Path  # this run's scratch folder (removed at the end)
-    logs: Path  # where a failing converter's log is kept
+    logs: Path  # path prefix of a failing converter's kept log (beside the output folder)
     contract: IOContract  # the task's I/O contract as the format implements it
     example: dict  # the example inputs the conversion traced with (int64, batch 1)
     module: object = None  # "pytorch-module": the torch module that was traced / exported
@@ -102,17 +101,17 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Ma
     if not outs:
         raise ValueError("export() needs an fp32 folder or at least one recipe")
     for folder in outs:
-        ensure_writable_dir(folder)
+        check_target(folder)
     options = {"graph": DEFAULT_GRAPH, **(options or {})}
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        products = Products(work=Path(stack.enter_context(tempfile.TemporaryDirectory(dir=outs[0], prefix=".work-"))),
-                            logs=outs[0], contract=fmt.contract(loaded, seq_len),
+        products = Products(work=stack.enter_context(scratch(outs[0], "work")),
+                            logs=outs[0].parent / f"{outs[0].name}-", contract=fmt.contract(loaded, seq_len),
                             example=loaded.inputs(seq_len=seq_len, batch=1))
-        stage = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=outs[0], prefix=".export-")))
-        path = stage / f"{artifact_stem(loaded, fmt, 'fp32')}{fmt.suffix}"
-        log.info("converting %s (%s) to %s at seq_len %d", loaded.name, loaded.task, fmt.name, seq_len)
-        fp32 = fmt.convert(loaded, products, path, options=options)
+        staging = stack.enter_context(scratch(outs[0], "export"))
+        path = staging / f"{artifact_stem(loaded, fmt, 'fp32')}{fmt.suffix}"
+        with stage(f"converting {loaded.name} ({loaded.task}) to {fmt.name} at seq_len {seq_len}"):
+            fp32 = fmt.convert(loaded, products, path, options=options)
         products.sections = fp32.sections
         fp32_bytes = path.stat().st_size
         made = {}
@@ -123,11 +122,11 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Ma
             if getattr(products, recipe.product) is None:
                 raise UserError(f"recipe {recipe.name} starts from the {recipe.stage} stage, which the {fmt.name} "
                                 "conversion did not keep")
-            stage = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=folder, prefix=".export-")))
-            path = stage / f"{artifact_stem(loaded, fmt, recipe.precision)}{fmt.suffix}"
-            log.info("deriving %s %s (%s) from the fp32 %s", fmt.name, recipe.precision, recipe.name, recipe.stage)
+            staging = stack.enter_context(scratch(folder, "export"))
+            path = staging / f"{artifact_stem(loaded, fmt, recipe.precision)}{fmt.suffix}"
             step = time.perf_counter()
-            converted = recipe.apply(loaded, products, path, options=options)
+            with stage(f"deriving {fmt.name} {recipe.precision} ({recipe.name}) from the fp32 {recipe.stage}"):
+                converted = recipe.apply(loaded, products, path, options=options)
             made[recipe.precision] = _finish(fmt, loaded, converted, folder, precision=recipe.precision,
                                              products=products, seq_len=seq_len, threads=threads, options=options,
                                              started=step, recipe=recipe, fp32_bytes=fp32_bytes)
@@ -137,7 +136,8 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Ma
 def _finish(fmt, loaded, converted: Converted, out: Path, *, precision: str, products: Products, seq_len: int,
             threads, options: dict, started: float, recipe: Recipe | None = None,
             fp32_bytes: int | None = None) -> Artifact:
-    validation = validate(fmt, loaded, converted, precision=precision, seq_len=seq_len, threads=threads)
+    with stage(f"validating {converted.files[0].name} against eager"):
+        validation = validate(fmt, loaded, converted, precision=precision, seq_len=seq_len, threads=threads)
     manifest = build_manifest(fmt, loaded, converted, products.contract, validation, precision=precision,
                               seq_len=seq_len, graph=options["graph"], recipe=recipe, fp32_bytes=fp32_bytes,
                               seconds=time.perf_counter() - started)
@@ -200,9 +200,9 @@ def build_manifest(fmt: Format, loaded, converted: Converted, contract: IOContra
 
 
 def commit(converted: Converted, manifest: dict, out: Path) -> Artifact:
-    """Move the files into `out`, the manifest last: it vouches for the files beside it."""
-    stage = converted.files[0].parent
-    write_json_atomic(stage / "manifest.json", manifest)
-    for file in converted.files + converted.assets + [stage / "manifest.json"]:
-        shutil.move(str(file), out / file.name)  # same filesystem: a rename, so atomic
+    """Write the manifest beside the files in their staging folder, then swap that folder in for `out` at once:
+    a reader sees the old artifact or the new one, never a mix, and no file of an earlier export survives."""
+    staging = converted.files[0].parent
+    write_json_atomic(staging / "manifest.json", manifest)
+    swap_in(staging, out)
     return Artifact(out, out / converted.files[0].name, manifest)

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ._cli import ArgumentParser, run_main
+from ._cli import ArgumentParser, positive_int, run_main
 
 log = logging.getLogger("export")
 
@@ -29,9 +29,9 @@ def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float
     """Max abs diff per output of the artifact vs eager, at its export shape (and a second one if dynamic)."""
     from ._pipeline import validation_shapes
     from ._validate import Tolerance, compare, max_abs_diff_by_output
-    from .runtimes import load_artifact, read_manifest
+    from .runtimes import load_artifact, read_verified
 
-    manifest = read_manifest(artifact_dir)
+    manifest = read_verified(artifact_dir)
     loaded = reload_model(manifest)
     runtime = load_artifact(artifact_dir, threads=threads)
     shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"],
@@ -46,7 +46,7 @@ def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m export.verify", description=__doc__.split("\n\n")[1])
     p.add_argument("artifact", type=Path, help="artifact folder (model file + manifest.json)")
-    p.add_argument("--threads", type=int, default=None, help="runtime threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="runtime threads")
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks on error")
     return run_main(lambda args: verify(args.artifact, threads=args.threads), argv, parser=p)
 

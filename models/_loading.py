@@ -111,8 +111,9 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 def _hub_unreachable(model_id: str) -> UserError:
     why = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hugging Face hub cannot be reached"
     return UserError(
-        f"cannot load {model_id!r}: {why} and it is not in the local HF cache; "
-        "use --weights random (seeded random weights) or --weights PATH (a local checkpoint folder)"
+        f"cannot load {model_id!r}: no local folder of that name, {why} and it is not in the local HF cache; "
+        "check the path, or use --weights random (seeded random weights) or --weights PATH (a local checkpoint "
+        "folder)"
     )
 
 
@@ -192,6 +193,12 @@ def _from_pretrained(auto, source: str, config, task: str):
         if Path(source).is_dir():
             raise UserError(f"{source!r} holds no loadable weights ({exc}); save the model with save_pretrained") from exc
         raise _hub_unreachable(source) from exc
+    except Exception as exc:  # safetensors' SafetensorError and its kin: a truncated or damaged weights file
+        if type(exc).__name__ != "SafetensorError" and "safetensors" not in type(exc).__module__:
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise UserError(f"the weights of {source!r} cannot be read ({first}): the file is truncated or damaged; "
+                        "save or download the checkpoint again") from exc
     missing = sorted(info.get("missing_keys", []))
     pooler_only = task == "feature-extraction" and missing and all(".pooler." in k or k.startswith("pooler.")
                                                                     for k in missing)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from export import ArgumentParser, available_formats, recipe_names, run_main
+    from export import ArgumentParser, available_formats, positive_int, recipe_names, run_main
 
     from ._artifact import quantize_artifact
 
@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     p.add_argument("--in", dest="source", type=Path, required=True, help="fp32 artifact folder (with manifest.json)")
     p.add_argument("--out", type=Path, required=True, help="output folder for the int8 artifact")
     p.add_argument("--quantize", choices=recipe_names(), default="int8-dynamic", help="quantization recipe")
-    p.add_argument("--threads", type=int, default=None, help="threads for validation runtimes")
+    p.add_argument("--threads", type=positive_int, default=None, help="threads for validation runtimes")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
     return run_main(lambda a: quantize_artifact(a.source, a.out, recipe=a.quantize, fmt_name=a.format,
                                                 threads=a.threads), argv, parser=p)

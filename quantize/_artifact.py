@@ -16,11 +16,14 @@ def quantize_artifact(fp32_dir: Path, out: Path, *, recipe: str = "int8-dynamic"
     manifest records (model, weights, seed, task, graph, sequence length): the fp32 conversion runs again, is not
     written, and the recipe's artifact is validated against eager like every export."""
     import export
-    from export.runtimes import read_manifest
+    from export.runtimes import read_verified
     from export.verify import reload_model
     from models.errors import UserError
 
-    manifest = read_manifest(fp32_dir)
+    if Path(out).resolve() == Path(fp32_dir).resolve():
+        raise UserError(f"--out {out} is the --in folder: the int8 artifact would replace the fp32 one; pass another "
+                        "--out")
+    manifest = read_verified(fp32_dir)  # the given artifact must be intact, though it is re-derived
     if manifest["precision"] != "fp32":
         raise UserError(f"{fp32_dir} holds a {manifest['precision']} artifact; pass the fp32 one")
     if fmt_name and fmt_name != manifest["format"]:

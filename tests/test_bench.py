@@ -38,8 +38,8 @@ def test_reusing_an_artifact_from_other_code_warns(artifacts, tmp_path, caplog):
     from android_bench.artifacts import ensure_artifact
     from export import PIPELINE, pipeline_revision
 
-    folder = tmp_path / "bert-tiny" / "onnx-fp32"
-    shutil.copytree(artifacts / "bert-tiny" / "onnx-fp32", folder)
+    folder = tmp_path / "bert-tiny" / "onnx-fp32-seq48"
+    shutil.copytree(artifacts / "bert-tiny" / "onnx-fp32-seq48", folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["tools"][PIPELINE] == pipeline_revision()
     with caplog.at_level("WARNING", logger="android_bench"):

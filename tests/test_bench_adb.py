@@ -5,6 +5,7 @@ fixture). The device runs commands on this machine under bubblewrap, /data/local
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -84,8 +85,13 @@ def test_runner_exiting_non_zero_is_recorded_and_the_run_goes_on(adb_server, loo
                                                                  artifacts):
     broken = tmp_path / "artifacts"
     shutil.copytree(artifacts, broken)
-    model_file = next((broken / "bert-tiny" / "onnx-fp32").glob("*.onnx"))
+    model_file = next((broken / "bert-tiny" / "onnx-fp32-seq48").glob("*.onnx"))
     model_file.write_bytes(b"not an onnx file")
+    # the manifest vouches for the broken file (else the harness would re-export it): the runner must fail
+    manifest_path = model_file.parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["file"].update(bytes=model_file.stat().st_size, sha256=hashlib.sha256(model_file.read_bytes()).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
     done = bench(adb_server, loopback_device, tmp_path / "out", broken)
     assert done.returncode == 2 and "1 job(s) failed" in done.stderr and "exited 1" in done.stderr
     rs = records(tmp_path / "out")

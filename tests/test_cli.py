@@ -64,6 +64,9 @@ BAD_INPUTS = {
     "seq len too long": (["--model", "bert-tiny", "--weights", "random", "--seq-len", "1024"],
                          "--seq-len 1024 is outside 2..512"),
     "unknown task": (["--model", "bert-tiny", "--weights", "random", "--task", "qa"], "invalid choice: 'qa'"),
+    "missing folder shaped like an HF id": (["--model", "nosuch/folder"], "no local folder of that name"),
+    "zero threads": (["--model", "bert-tiny", "--weights", "random", "--threads", "0"],
+                     "argument --threads: must be at least 1, got 0"),
 }
 
 

@@ -60,19 +60,61 @@ def open_runtime(path: str | Path, *, input_names, output_names, threads: int | 
                             "not this format: export it again") from exc
 
 
+# What a manifest must hold for a reader to trust and open the artifact.
+REQUIRED = ("format", "precision", "seq_len", "inputs", "outputs", "file")
+_VERIFIED: dict[tuple, str] = {}  # (path, size, mtime) -> sha256: each file hashed once per process
+
+
 def read_manifest(artifact_dir: str | Path) -> dict:
+    """The manifest of an artifact folder, with its required fields present (one-line error otherwise)."""
     manifest = Path(artifact_dir) / "manifest.json"
     if not manifest.is_file():
         raise ArtifactError(f"{artifact_dir}: no manifest.json; pass an artifact folder written by python -m export")
     try:
-        return json.loads(manifest.read_text())
-    except json.JSONDecodeError as exc:
+        data = json.loads(manifest.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{manifest}: not valid JSON ({exc}); export the artifact again") from exc
+    missing = [k for k in REQUIRED if k not in data] if isinstance(data, dict) else list(REQUIRED)
+    if not missing and not all(k in data["file"] for k in ("name", "bytes", "sha256")):
+        missing = ["file.name/bytes/sha256"]
+    if missing:
+        raise ArtifactError(f"{manifest}: no {', '.join(missing)}; the manifest is damaged or not ours: export the "
+                            "artifact again")
+    return data
+
+
+def verify_files(artifact_dir: str | Path, manifest: dict) -> None:
+    """Every file the manifest lists (model files and assets) is there with its size and sha256, or one line
+    naming the file. Size first (cheap); each file's hash is computed once per process."""
+    from .._files import sha256
+
+    folder = Path(artifact_dir)
+    for record in [manifest["file"], *manifest.get("extra_files", []), *manifest.get("assets", [])]:
+        path = folder / record["name"]
+        if not path.is_file():
+            raise ArtifactError(f"{path}: listed in the manifest but missing; export the artifact again")
+        stat = path.stat()
+        if stat.st_size != record["bytes"]:
+            raise ArtifactError(f"{path}: {stat.st_size} bytes, the manifest says {record['bytes']}: the file is "
+                                "damaged or was replaced; export the artifact again")
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if key not in _VERIFIED:
+            _VERIFIED[key] = sha256(path)
+        if _VERIFIED[key] != record["sha256"]:
+            raise ArtifactError(f"{path}: sha256 differs from the manifest's: the file is damaged or was replaced; "
+                                "export the artifact again")
+
+
+def read_verified(artifact_dir: str | Path) -> dict:
+    """The manifest, after checking every file it lists against it: what every reader of an artifact calls."""
+    manifest = read_manifest(artifact_dir)
+    verify_files(artifact_dir, manifest)
+    return manifest
 
 
 def load_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> Runtime:
-    """Open the model file of an artifact folder, with input/output names from its manifest."""
-    manifest = read_manifest(artifact_dir)
+    """Open the model file of an artifact folder (checked against its manifest), with its input/output names."""
+    manifest = read_verified(artifact_dir)
     return open_runtime(
         Path(artifact_dir) / manifest["file"]["name"],
         input_names=[i["name"] for i in manifest["inputs"]],
@@ -81,4 +123,5 @@ def load_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> Ru
     )
 
 
-__all__ = ["ArtifactError", "Runtime", "load_artifact", "open_runtime", "read_manifest", "register_runtime"]
+__all__ = ["ArtifactError", "Runtime", "load_artifact", "open_runtime", "read_manifest", "read_verified",
+           "register_runtime", "verify_files"]

@@ -31,6 +31,7 @@ from models.mobile import mobile_module
 
 from .._formats import register_format
 from .._pipeline import Converted
+from .._progress import stage
 from ..onnx import export_onnx
 from .onnx2tf_savedmodel import ONNX2TF_FLAGS
 from .ops import flex_ops, op_census, weight_dtypes
@@ -50,14 +51,25 @@ class Int32Inputs(torch.nn.Module):
         return self.module(input_ids.long(), attention_mask.long(), token_type_ids.long())
 
 
-def _run(cmd: list[str], *, log_file: Path, what: str, keep_dir: Path) -> None:
-    """Run a converter step in a subprocess; its chatter goes to `log_file`, a failure to one line."""
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it when the exporter dies (PR_SET_PDEATHSIG), so a killed export does
+    not leave onnx2tf running."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def _run(cmd: list[str], *, log_file: Path, what: str, keep: Path) -> None:
+    """Run a converter step in a subprocess; its chatter goes to `log_file`, a failure to one line. `keep`: the
+    path prefix of the log kept on failure (the work folder is deleted)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     with open(log_file, "w") as out:
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     if done.returncode != 0:
-        kept = keep_dir / log_file.name  # the work dir is deleted on failure: keep the log beside the output
+        kept = Path(f"{keep}{log_file.name}")
         shutil.copyfile(log_file, kept)
         if done.returncode == -9:
             raise UserError(f"{what} was killed (out of memory?); close other work or use a larger machine; "
@@ -72,8 +84,9 @@ def onnx_to_saved_model(onnx_path: Path, products) -> Path:
     source = products.work / "onnx2tf-input.onnx"
     shutil.copyfile(onnx_path, source)
     products.saved_model = products.work / "saved_model"
-    _run([sys.executable, "-m", "export.tflite.onnx2tf_savedmodel", str(source), str(products.saved_model)],
-         log_file=products.work / "onnx2tf.log", what="onnx2tf", keep_dir=products.logs)
+    with stage("onnx2tf: ONNX -> SavedModel"):
+        _run([sys.executable, "-m", "export.tflite.onnx2tf_savedmodel", str(source), str(products.saved_model)],
+             log_file=products.work / "onnx2tf.log", what="onnx2tf", keep=products.logs)
     return products.saved_model
 
 
@@ -83,7 +96,8 @@ def saved_model_to_tflite(loaded, products, path: Path, *, optimize: bool = Fals
     asks for)."""
     cmd = [sys.executable, "-m", "export.tflite.signature", str(products.saved_model), str(path),
            "--outputs", ",".join(products.contract.output_names)] + (["--int8"] if optimize else [])
-    _run(cmd, log_file=products.work / "tflite_convert.log", what="TFLite conversion", keep_dir=products.logs)
+    with stage(f"TFLiteConverter: SavedModel -> {path.name}"):
+        _run(cmd, log_file=products.work / "tflite_convert.log", what="TFLite conversion", keep=products.logs)
     census = op_census(path)
     flex = flex_ops(census)
     if flex:
