@@ -48,8 +48,8 @@ def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights
         quantized = {export.recipe_for_precision(fmt, precision).name: folder}
         if _reusable(fp32, model=model, seq_len=seq_len, weights=weights):
             fp32 = None
-    log.info("exporting %s to %s %s (seq_len %d)", model, fmt, " and ".join(
-        ["fp32"] * (fp32 is not None) + [precision] * bool(quantized)), seq_len)
+    made = ([] if fp32 is None else ["fp32"]) + ([precision] if quantized else [])
+    log.info("exporting %s to %s %s (seq_len %d)", model, fmt, " and ".join(made), seq_len)
     loaded = models.load(model, weights=weights)
     export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=fp32, quantized=quantized, threads=threads)
     return folder

@@ -15,6 +15,18 @@ pytest_plugins = ["tests.adb_loopback.fixtures"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def vouch_for(model_file: Path) -> None:
+    """Make the manifest beside `model_file` record its current size and sha256: a file that passes the integrity
+    check, so what is tested is how a runtime takes a corrupt model."""
+    import hashlib
+    import json
+
+    manifest_path = model_file.parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["file"].update(bytes=model_file.stat().st_size, sha256=hashlib.sha256(model_file.read_bytes()).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run `python -m <args>` from the repo root as a user would; text output captured."""
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,

@@ -5,7 +5,6 @@ fixture). The device runs commands on this machine under bubblewrap, /data/local
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import vouch_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny", "--weights", "random", "--seq-len", "48"]
@@ -87,11 +88,7 @@ def test_runner_exiting_non_zero_is_recorded_and_the_run_goes_on(adb_server, loo
     shutil.copytree(artifacts, broken)
     model_file = next((broken / "bert-tiny" / "onnx-fp32-seq48").glob("*.onnx"))
     model_file.write_bytes(b"not an onnx file")
-    # the manifest vouches for the broken file (else the harness would re-export it): the runner must fail
-    manifest_path = model_file.parent / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["file"].update(bytes=model_file.stat().st_size, sha256=hashlib.sha256(model_file.read_bytes()).hexdigest())
-    manifest_path.write_text(json.dumps(manifest))
+    vouch_for(model_file)  # else the harness would export it again: the runner must fail
     done = bench(adb_server, loopback_device, tmp_path / "out", broken)
     assert done.returncode == 2 and "1 job(s) failed" in done.stderr and "exited 1" in done.stderr
     rs = records(tmp_path / "out")
