@@ -72,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(args) -> None:
-    from .artifacts import ensure_artifact
+    from .artifacts import conversion_order, ensure_artifact
     from .devices import DeviceError, connect
     from .protocol import RunConfig, new_run_id, plan, run_device
     from .results import ResultLog
@@ -91,8 +91,9 @@ def main(args) -> None:
         for fmt in formats:
             runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python,
                        prefer=args.runner).preflight(abi)
-    artifacts = {(m, f, p): ensure_artifact(args.artifacts or args.out / "artifacts", m, f, p, weights=args.weights, seq_len=args.seq_len)
-                 for m in models for f in formats for p in precisions}
+    artifacts = {(m, f, p): ensure_artifact(args.artifacts or args.out / "artifacts", m, f, p, weights=args.weights,
+                                            seq_len=args.seq_len)
+                 for m in models for f in formats for p in conversion_order(precisions)}
     inputs, flops = _inputs_and_flops(models, weights=args.weights, seq_len=args.seq_len, folder=args.out / "inputs")
     previous = [r for r in results.records() if "run_id" in r]
     config = RunConfig(run_id=previous[-1]["run_id"] if previous else new_run_id(),

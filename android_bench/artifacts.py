@@ -55,6 +55,12 @@ def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights
     return folder
 
 
+def conversion_order(precisions) -> list[str]:
+    """Precisions in the order to ensure them: int8 first, so a missing fp32 artifact is made in the same
+    conversion as the int8 one, and fp32 is then reused."""
+    return sorted(precisions, key=lambda p: p == "fp32")
+
+
 def artifact_folder(root: Path, model: str, fmt: str, precision: str, seq_len: int) -> Path:
     """Where the benchmarks keep an artifact: the name carries every setting that changes the file."""
     return root / Path(model).name / f"{fmt}-{precision}-seq{seq_len}"

@@ -76,7 +76,7 @@ def run(args) -> dict:
     import models
     from export import write_json_atomic
 
-    from .artifacts import ensure_artifact
+    from .artifacts import conversion_order, ensure_artifact
     from .timing import DENORMALS, denormals, time_interleaved
     from .flops import count_flops, roofline
 
@@ -94,7 +94,7 @@ def run(args) -> dict:
     paths = {}  # (model, path name) -> model file or artifact folder
     for n in names:
         for fmt in args.formats:
-            for precision in args.precisions:
+            for precision in conversion_order(args.precisions):
                 paths[(n, f"{fmt}-{precision}")] = ensure_artifact(args.out / "artifacts", n, fmt, precision,
                                                                     weights=args.weights, seq_len=args.seq_len)
         for peer in PEERS:

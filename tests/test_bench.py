@@ -214,3 +214,16 @@ def test_missing_native_tool_names_the_file_and_where_to_get_it(tmp_path, artifa
                  "--tools", str(tmp_path / "tools"), out=tmp_path / "out", artifacts=artifacts)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
     assert "tools/x86_64/benchmark_model" in done.stderr and "ai.google.dev" in done.stderr
+
+
+def test_int8_and_its_missing_fp32_come_from_one_conversion(tmp_path):
+    from android_bench.artifacts import artifact_folder, conversion_order, ensure_artifact
+
+    assert conversion_order(["fp32", "int8"]) == ["int8", "fp32"]
+    int8 = ensure_artifact(tmp_path, "bert-tiny", "onnx", "int8", weights="random", seq_len=16)
+    fp32 = artifact_folder(tmp_path, "bert-tiny", "onnx", "fp32", 16)
+    assert int8 == artifact_folder(tmp_path, "bert-tiny", "onnx", "int8", 16)
+    q, f = (json.loads((d / "manifest.json").read_text()) for d in (int8, fp32))
+    assert q["quantization"]["size_bytes"]["fp32"] == f["file"]["bytes"]  # the fp32 file of the same conversion
+    assert ensure_artifact(tmp_path, "bert-tiny", "onnx", "fp32", weights="random", seq_len=16) == fp32  # reused
+    assert json.loads((fp32 / "manifest.json").read_text()) == f
