@@ -18,8 +18,11 @@ TINY_ONNX = ["export.onnx", "--model", "bert-tiny", "--weights", "random", "--se
 
 
 def _start(*args: str, **kw) -> subprocess.Popen:
+    # SIGINT at its default, as in a terminal: a shell's background job (pytest run with `&`) ignores it, the
+    # children inherit that, and Python then installs no KeyboardInterrupt handler
     return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kw)
 
 
 @pytest.fixture(scope="module")
