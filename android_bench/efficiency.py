@@ -5,7 +5,7 @@ our artifacts per format and precision, and two peer paths, timed in the desktop
 - `peer-onnx`: a plain `torch.onnx.export` of the Hugging Face model run by ONNX Runtime (what an
   Optimum-style export gives: no graph rewrite, no quantization);
 - `peer-litert-torch`: a plain `litert_torch.convert` of the Hugging Face model, when litert-torch is installed.
-Every path of a (threads) group is timed interleaved (A B C ..., repeated) so drift hits all of them. Printed
+Every path of a (threads) group is timed in alternating turns (android_bench.timing) so drift hits all of them. Printed
 and saved (JSON, after every group): median latency, the BERT/SqueezeBERT ratio per path, achieved GFLOP/s and
 its fraction of this machine's roofline, and our best SqueezeBERT artifact against the best peer path.
 """
@@ -110,7 +110,7 @@ def run(args) -> dict:
         with denormals(args.denormals):
             runtimes = {(n, path_name): load_artifact(where, threads=threads) if where.is_dir()
                         else _open(where, loaded[n], threads) for (n, path_name), where in paths.items()}
-            # one interleaved round robin over every path; inputs differ only by model
+            # one round robin of turns over every path; inputs differ only by model
             times = time_interleaved(runtimes, {key: inputs[key[0]] for key in runtimes}, runs=args.runs,
                                      warmup=args.warmup)
         peak = machine["peak_gflops"] * min(threads, machine["cores"]) / machine["cores"] if machine.get("peak_gflops") else None

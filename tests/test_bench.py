@@ -77,7 +77,7 @@ def test_local_run_writes_every_report(tmp_path, artifacts):
         extra = r["timing"]["extra"]
         assert r["seq_len"] == 48 and extra["inputs"]["seq_len"] == 48 and 0 < extra["inputs"]["real_tokens"] < 48
         assert extra["load_ms"] > 0 and extra["first_inference_ms"] > 0 and extra["peak_rss_mb"] > 50
-        assert extra["protocol"] == {"warmup": 5, "runs": 30, "pause_ms": 20.0,
+        assert extra["protocol"] == {"warmup": 5, "runs": 30, "pause_ms": 20.0, "timed_runs_per_turn": 10,
                                      "denormals": "flushed to zero (FTZ/DAZ) while timing"}
     assert records[0]["device_facts"]["cores"] == os.cpu_count()
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -227,3 +227,23 @@ def test_int8_and_its_missing_fp32_come_from_one_conversion(tmp_path):
     assert q["quantization"]["size_bytes"]["fp32"] == f["file"]["bytes"]  # the fp32 file of the same conversion
     assert ensure_artifact(tmp_path, "bert-tiny", "onnx", "fp32", weights="random", seq_len=16) == fp32  # reused
     assert json.loads((fp32 / "manifest.json").read_text()) == f
+
+
+def test_interleaved_timing_alternates_turns_that_start_with_an_untimed_rewarm():
+    from android_bench.timing import time_interleaved
+
+    calls = []
+
+    class Recorder:  # the schedule is what is tested here, not a runtime
+        def __init__(self, name):
+            self.name = name
+
+        def run(self, feed):
+            calls.append(self.name)
+
+    times = time_interleaved({"a": Recorder("a"), "b": Recorder("b")}, {"a": None, "b": None}, runs=7, warmup=1,
+                             block=3)
+    assert {k: len(v) for k, v in times.items()} == {"a": 7, "b": 7}
+    turns = "".join(calls)
+    # warm-up, then turns of 1 untimed + 3 timed runs; the last turn has only the run still missing
+    assert turns == "ab" + "aaaa" + "bbbb" + "aaaa" + "bbbb" + "aa" + "bb"
