@@ -50,19 +50,25 @@ def test_unknown_abi_and_missing_cross_compiler_are_one_line(tmp_path, monkeypat
 
 
 def test_runs_a_pte_on_a_device_without_libc(make_arm64_device, arm64_adb_server, arm64_tools, arm64_artifacts):
+    from android_bench.runners import Settings, input_value_ranges
+    from export.runtimes import read_verified
+
     _, made = arm64_artifacts
-    pte = next(made["squeezebert-tiny", "executorch", "int8"].glob("*.pte"))
+    artifact = made["squeezebert-tiny", "executorch", "int8"]
+    manifest = read_verified(artifact)
+    ranges = input_value_ranges(manifest, Settings(threads=1))  # ids in the vocabulary, mask 1, types 0
     device = make_arm64_device(bare=True)
     adb = lambda *args: arm64_adb_server.adb("-s", device.serial, *args, timeout=300)
     assert adb("shell", "ls /lib /usr").returncode != 0  # nothing of a libc on the device
-    assert adb("push", str(arm64_tools / "arm64-v8a"), "/data/local/tmp/tools").returncode == 0
-    assert adb("push", str(pte), "/data/local/tmp/model.pte").returncode == 0
+    assert adb("push", str(arm64_tools / "arm64-v8a"), "/data/local/tmp/").returncode == 0
+    assert adb("push", str(artifact / manifest["file"]["name"]), "/data/local/tmp/model.pte").returncode == 0
     # the binary on its own needs /lib/ld-linux-aarch64.so.1, which the device lacks: only the folder runs
-    alone = adb("shell", "cd /data/local/tmp && ./tools/et_bench_runner.bin --model model.pte")
+    alone = adb("shell", "cd /data/local/tmp && ./arm64-v8a/et_bench_runner.bin --model model.pte")
     assert alone.returncode != 0 and "Iteration" not in alone.stdout
-    done = adb("shell", f"cd /data/local/tmp && ./tools/et_bench_runner --model model.pte --warmup 1 --num-runs 3 "
-                        f"--threads 1 --input-value-range 1000,1999:1,1:0,0 --input-shapes "
-                        f"{','.join([f'1x{SEQ_LEN}'] * 3)}")
+    done = adb("shell", f"cd /data/local/tmp && ./arm64-v8a/et_bench_runner --model model.pte --warmup 1 "
+                        f"--num-runs 3 --threads 1 --input-value-range "
+                        f"{':'.join(f'{lo},{hi}' for lo, hi in ranges.values())} --input-shapes "
+                        f"{','.join([f'1x{SEQ_LEN}'] * len(ranges))}")
     assert done.returncode == 0, done.stdout + done.stderr
     timing = parse_executor_runner(done.stdout)
     assert timing.count == 3 and all(ms > 0 for ms in timing.samples_ms)

@@ -88,7 +88,11 @@ def ensure_binfmt(log=print) -> None:
             raise HostError(f"{exc}: this container may not register binary formats (it needs a privileged "
                             "container or a VM); aarch64 binaries cannot run here") from exc
     log("update-binfmts --enable qemu-aarch64")
-    run(["update-binfmts", "--enable", "qemu-aarch64"], what="update-binfmts --enable qemu-aarch64")
+    try:
+        run(["update-binfmts", "--enable", "qemu-aarch64"], what="update-binfmts --enable qemu-aarch64")
+    except HostError:  # qemu-user-static installed before binfmt-support: its format was never imported
+        run(["update-binfmts", "--import", "qemu-aarch64"], what="update-binfmts --import qemu-aarch64")
+        run(["update-binfmts", "--enable", "qemu-aarch64"], what="update-binfmts --enable qemu-aarch64")
     problem = binfmt_state()
     if problem is not None:
         raise HostError(f"{problem} after update-binfmts --enable qemu-aarch64; reinstall qemu-user-static "
