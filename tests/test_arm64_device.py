@@ -2,6 +2,7 @@
 on CPU profiles that never expose SME (the hazard that made XNNPACK int8 wrong under QEMU's default `max`)."""
 from __future__ import annotations
 
+import os
 import struct
 
 import pytest
@@ -79,3 +80,35 @@ def test_bare_device_has_no_libc(make_arm64_device, arm64_adb_server):
     assert shell("ls /").stdout.split() == sorted(["bin", "data", "dev", "proc", "sys", "system", "tmp"])
     assert shell("ls /lib /usr /lib64").returncode != 0
     assert shell("ls /bin/python3").returncode != 0
+
+
+def test_where_it_cannot_be_built_the_error_is_one_line(monkeypatch, tmp_path):
+    """No root for binfmt_misc or debootstrap: one line saying what is missing and the command to fix it."""
+    from android_bench.arm64 import host
+
+    monkeypatch.setenv("SQUEEZEBERT_MOBILE_CACHE", str(tmp_path))
+    monkeypatch.setattr(host, "is_root", lambda: False)
+    monkeypatch.setattr(host, "binfmt_state", lambda: "binfmt_misc is not mounted")
+    with pytest.raises(host.HostError) as err:
+        host.ensure_binfmt(log=lambda _: None)
+    assert "\n" not in str(err.value) and "sudo mount -t binfmt_misc" in str(err.value)
+    assert "update-binfmts --enable qemu-aarch64" in str(err.value)
+    with pytest.raises(host.HostError, match="debootstrap needs root .* rerun as root or with sudo"):
+        rootfs.build_debian(log=lambda _: None)
+
+
+def test_status_and_skip_reason_name_the_setup_command(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.adb_loopback import arm64
+
+    monkeypatch.setenv("SQUEEZEBERT_MOBILE_CACHE", str(tmp_path / "empty"))
+    reason = arm64.not_built()
+    assert reason and "\n" not in reason and "python -m android_bench.arm64 setup" in reason
+    done = subprocess.run([sys.executable, "-m", "android_bench.arm64", "status"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "SQUEEZEBERT_MOBILE_CACHE": str(tmp_path / "empty")})
+    assert done.returncode == 1 and done.stdout.count("\n") == 1 and "setup" in done.stdout, done.stdout
+    bad = subprocess.run([sys.executable, "-m", "android_bench.arm64", "build"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "invalid choice: 'build'" in bad.stderr and bad.stderr.count("\n") == 1
