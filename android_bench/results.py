@@ -143,8 +143,10 @@ def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | Non
             ratio = ratio_with_ci(base, samples)
             flop_ratio = flops[baseline] / flops[model] if flops and baseline in flops and model in flops else None
             said = verdict(ratio, flop_ratio=flop_ratio)
-            if device in emulated:
-                said = f"{EMULATED.format(how=emulated[device])}; {said}"
+            if device in emulated:  # a ratio measured under emulation says nothing about the claim
+                lo, hi = ratio["ci95"]
+                said = (f"{EMULATED.format(how=emulated[device])}; {ratio['ratio']:.2f}x (95% CI {lo:.2f}-{hi:.2f}), "
+                        f"no verdict on the paper's {CLAIM}x")
             ratios.append({"device": device, "format": fmt, "precision": precision, "threads": threads,
                            "seq_len": seq_len, "model": model, "baseline": baseline, **ratio, "flop_ratio": flop_ratio,
                            "verdict": said, "emulated": emulated.get(device, False)})
