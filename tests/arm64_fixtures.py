@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 MODELS = ("squeezebert-tiny", "bert-tiny")
-FORMATS = ("tflite", "onnx", "executorch")
+FORMATS = ("tflite", "onnx", "executorch", "torchscript")
 PRECISIONS = ("fp32", "int8")
 SEQ_LEN = 32
 

@@ -3,7 +3,8 @@ device (qemu-user, through real adb) on both CPU profiles, compared with the x86
 with PyTorch eager on the same inputs.
 
 TFLite and ONNX run in the aarch64 wheels of LiteRT and ONNX Runtime (the Python runner's interface), ExecuTorch
-in et_bench_runner cross-built for arm64 (the aarch64 executorch wheel's libraries). Tolerances: fp32 max abs
+in et_bench_runner cross-built for arm64 (the aarch64 executorch wheel's libraries), TorchScript (.pt, torch.jit)
+in PyPI's aarch64 CPU torch 2.9.1 (the x86 side runs torch 2.13, which wrote the file). Tolerances: fp32 max abs
 diff 1e-4 (TFLite 1e-3, as on x86), int8 the project's int8 bar (mean cosine >= 0.99,
 export._pipeline.INT8_MIN_COSINE), each against x86 and against eager. Timings under qemu mean nothing and are
 not taken here.
@@ -25,7 +26,7 @@ from tests.arm64_fixtures import FORMATS, MODELS, PRECISIONS, SEQ_LEN
 
 pytestmark = [pytest.mark.arm64, pytest.mark.timeout(1800)]
 PROFILES = ("a76", "i8mm")
-FP32_ATOL = {"tflite": 1e-3, "onnx": 1e-4, "executorch": 1e-4}
+FP32_ATOL = {"tflite": 1e-3, "onnx": 1e-4, "executorch": 1e-4, "torchscript": 1e-4}
 REMOTE = "/data/local/tmp/eq"
 
 
@@ -74,12 +75,16 @@ def stage(folder, made, reference, tools):
 
 
 def guest_commands(made) -> list[str]:
-    """One Python run for every TFLite and ONNX artifact, one et_bench_runner run per .pte."""
-    from android_bench.arm64.rootfs import guest_python
+    """One Python run for every TFLite and ONNX artifact, one with torch for TorchScript, one et_bench_runner run
+    per .pte."""
+    from android_bench.arm64.rootfs import TORCH_DIR, guest_python
 
-    specs = [f"art/{case_name(*key)},in/{key[0]}.npz,out/{case_name(*key)}.npz"
-             for key in made if key[1] != "executorch"]
-    commands = [f"mkdir -p out && {guest_python()} py/guest_outputs.py {' '.join(specs)}"]  # adb pushes no empty dir
+    def specs(formats):
+        return " ".join(f"art/{case_name(*key)},in/{key[0]}.npz,out/{case_name(*key)}.npz"
+                        for key in made if key[1] in formats)
+
+    commands = [f"mkdir -p out && {guest_python()} py/guest_outputs.py {specs(('tflite', 'onnx'))}",  # adb pushes no empty dir
+                f"PYTHONPATH={TORCH_DIR} {guest_python()} py/guest_outputs.py {specs(('torchscript',))}"]
     for (model, fmt, precision), artifact in made.items():
         if fmt != "executorch":
             continue

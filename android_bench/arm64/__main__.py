@@ -38,6 +38,7 @@ def setup(force: bool = False, log=print) -> None:
     root = rootfs.build_debian(log)
     took("Debian arm64 root")
     pins = rootfs.install_runtimes(root, log)
+    pins.append(rootfs.install_torch(root, log))
     took("aarch64 runtimes")
     rootfs.install_bare(root)
     sdk = cross.wheel_sdk(cross.target("arm64-v8a"), log=log)

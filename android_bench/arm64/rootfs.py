@@ -126,6 +126,39 @@ def install_runtimes(root: Path, log=print) -> list[str]:
     return pins
 
 
+# TorchScript on ARM: PyPI's aarch64 torch 2.9.1 is a CPU build (torch 2.13's is CUDA and does not load without
+# CUDA libraries) and loads the .pt/.ptl that torch 2.13 writes. Its metadata asks for CUDA packages (markers pip
+# evaluates for this x86 machine under --platform), so it goes in with --no-deps plus what `import torch` needs,
+# in its own folder: the Python runner's environment stays torch-free (a phone has no torch either).
+TORCH = "torch==2.9.1"
+TORCH_DEPS = ("typing_extensions", "sympy", "mpmath", "filelock", "networkx", "jinja2", "markupsafe", "fsspec")
+TORCH_DIR = "/opt/torch"  # PYTHONPATH for the guest's TorchScript runs
+
+
+def install_torch(root: Path, log=print) -> str:
+    import subprocess
+    import sys
+
+    want = [TORCH, *TORCH_DEPS]
+    target = root / TORCH_DIR.lstrip("/")
+    if read_state().get("torch") == want and target.is_dir():
+        return TORCH
+    staging = target.with_name("torch.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"pip install --no-deps --platform {AARCH64_PLATFORMS[0]} {TORCH} (CPU build, about 480 MB unpacked)")
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-deps", "--target", str(staging),
+           "--only-binary=:all:", "--python-version", PYTHON_TAG, "--implementation", "cp",
+           *(f"--platform={p}" for p in (*AARCH64_PLATFORMS, "any")), *want]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1][:300]
+        raise host.HostError(f"pip could not fetch the aarch64 {TORCH}: {said}")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    _record("torch", want)
+    return TORCH
+
+
 def install_bare(root: Path) -> Path:
     """The libc-less sandbox's /bin: the root's static busybox and one link per applet, nothing else. It stands
     for an Android phone: a shell, but no glibc (bionic instead)."""
@@ -168,4 +201,6 @@ def built() -> str | None:
         return f"the arm64 root lacks the aarch64 runtimes {' '.join(runtime_pins())}"
     if not (home() / "bare" / "bin" / "sh").is_symlink():
         return "no bare (libc-less) sandbox"
+    if state.get("torch", [None])[0] != TORCH:
+        return f"the arm64 root lacks the aarch64 {TORCH} for TorchScript"
     return None
