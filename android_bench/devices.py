@@ -2,7 +2,8 @@
 
 Both offer the same small surface: shell (exit code + output), push, pull, and `facts()`, the device
 description recorded with every result. Facts a device does not expose are recorded as missing (None),
-never guessed.
+never guessed. An emulated device (an Android emulator, or an arm64 userland under qemu-user) says so in
+`emulated`, and every report built from its timings is labelled with it: they are not phone speed.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class ShellResult:
 # One shell round trip for every fact; runs in Android's toybox sh and any POSIX sh. Lines are key=value.
 FACTS_SCRIPT = r"""
 for k in ro.product.manufacturer ro.product.model ro.soc.manufacturer ro.soc.model ro.board.platform \
-         ro.hardware ro.product.cpu.abi ro.build.version.release ro.build.version.sdk; do
+         ro.hardware ro.product.cpu.abi ro.build.version.release ro.build.version.sdk ro.kernel.qemu ro.boot.qemu; do
   echo "prop.$k=$(getprop $k 2>/dev/null)"
 done
 echo "cores=$(ls -d /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null | wc -l)"
@@ -46,6 +47,8 @@ for c in /sys/devices/system/cpu/cpu[0-9]*; do
   echo "governor.$n=$(cat $c/cpufreq/scaling_governor 2>/dev/null)"
 done
 echo "uname=$(uname -m)"
+echo "qemu_cpu=$QEMU_CPU"
+echo "cpuinfo_x86=$(grep -c -m1 '^vendor_id' /proc/cpuinfo 2>/dev/null)"
 """ + r"""
 echo "thermal_status=$(dumpsys thermalservice 2>/dev/null | grep -m1 'Thermal Status' | sed 's/[^0-9]//g')"
 echo "battery_temp=$(dumpsys battery 2>/dev/null | grep -m1 'temperature' | sed 's/[^0-9]//g')"
@@ -60,6 +63,18 @@ ABI_BY_MACHINE = {"x86_64": "x86_64", "aarch64": "arm64-v8a", "armv7l": "armeabi
 
 def _int_or_none(text: str | None):
     return int(text) if text and text.strip().isdigit() else None
+
+
+def emulation(prop: dict, raw: dict) -> str | bool:
+    """How the device is emulated, or False. qemu-user passes QEMU_CPU on to the guest and (QEMU 7) shows it
+    the host's /proc/cpuinfo; Android emulators set ro.kernel.qemu / ro.boot.qemu."""
+    if raw.get("qemu_cpu"):
+        return f"qemu-user, QEMU_CPU={raw['qemu_cpu']}"
+    if raw.get("uname", "").startswith(("aarch64", "arm")) and raw.get("cpuinfo_x86") == "1":
+        return "qemu-user (an x86 host's /proc/cpuinfo under an ARM userland)"
+    if "1" in (prop.get("ro.kernel.qemu"), prop.get("ro.boot.qemu")):
+        return "Android emulator (ro.kernel.qemu)"
+    return False
 
 
 def parse_facts(text: str) -> dict:
@@ -81,6 +96,7 @@ def parse_facts(text: str) -> dict:
         "cores": _int_or_none(raw.get("cores")),
         "max_freq_khz": [_int_or_none(raw.get(f"maxfreq.{c}")) for c in cores],
         "governor": [raw.get(f"governor.{c}") or None for c in cores],
+        "emulated": emulation(prop, raw),
         **parse_thermal(text),
     }
     facts["missing"] = sorted(k for k, v in facts.items() if v is None or (isinstance(v, list) and not any(v)))

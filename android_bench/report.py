@@ -8,7 +8,7 @@ from pathlib import Path
 
 from export import write_json_atomic
 
-from .results import COLD_START
+from .results import COLD_START, EMULATED
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -34,6 +34,9 @@ def print_tables(summary: dict) -> None:
                       str(row["n"]), f"{row['median_ms']:.2f}", f"{row['p10_ms']:.2f}", f"{row['p90_ms']:.2f}",
                       f"{row['trimmed_mean_ms']:.2f}", *(_or_missing(row.get(k)) for k in COLD_START))
     console.print(table)
+    for device, how in summary.get("emulated", {}).items():
+        console.print(f"[bold]{device}: {EMULATED.format(how=how)}.[/bold] Its timings show that the artifacts run, "
+                      "not how fast a phone runs them.")
     for r in summary["ratios"]:
         console.print(f"{r['device']} {r['format']} {r['precision']} {r['threads']}t: {r['baseline']} / {r['model']} = "
                       f"{r['verdict']} (paper {summary['claim']}x)")
@@ -69,7 +72,7 @@ def write_csv(summary: dict, path: Path) -> None:
     buf = io.StringIO()
     fields = ["device", "model", "format", "precision", "threads", "runner", "seq_len", "samples", "invocations", "n",
               "median_ms", "p10_ms", "p90_ms", "trimmed_mean_ms", *COLD_START, "ratio", "ci95_low", "ci95_high",
-              "flop_ratio"]
+              "flop_ratio", "emulated"]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     ratios = {(r["device"], r["format"], r["precision"], r["threads"], r["seq_len"], r["model"]): r
@@ -101,9 +104,12 @@ def plot(summary: dict, path: Path) -> None:
                 high.append(r["p90_ms"] - r["median_ms"])
         ax.bar(xs, medians, width, yerr=[low, high], capsize=3, label=model)
     ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(labels))])
-    ax.set_xticklabels([f"{d}\n{f} {p} {t}t" for d, f, p, t in labels], fontsize=8)
+    emulated = summary.get("emulated", {})
+    ax.set_xticklabels([f"{d}{' [EMULATED]' if d in emulated else ''}\n{f} {p} {t}t" for d, f, p, t in labels],
+                       fontsize=8)
     ax.set_ylabel("median latency (ms), bars p10-p90")
-    ax.set_title("latency per model, runtime and precision")
+    ax.set_title("latency per model, runtime and precision"
+                 + ("\nEMULATED devices (qemu): not phone speed" if emulated else ""))
     ax.legend()
     _save_png(fig, path)
 
@@ -120,7 +126,8 @@ def plot_memory(summary: dict, path: Path) -> None:
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("peak resident memory of the benchmark process (MB)")
     ax.set_ylabel("median latency (ms)")
-    ax.set_title("latency vs peak memory per artifact")
+    ax.set_title("latency vs peak memory per artifact"
+                 + ("\nEMULATED devices (qemu): not phone speed" if summary.get("emulated") else ""))
     ax.legend()
     _save_png(fig, path)
 

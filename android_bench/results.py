@@ -112,10 +112,21 @@ def cold_start(records: list[dict]) -> dict:
     return found
 
 
+EMULATED = "EMULATED ({how}): not phone speed"
+
+
+def emulated_devices(records: list[dict]) -> dict[str, str]:
+    """device -> how it is emulated, for the devices whose facts say so (their timings are not phone speed)."""
+    return {r["device"]: r["device_facts"]["emulated"] for r in records
+            if (r.get("device_facts") or {}).get("emulated")}
+
+
 def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | None = None) -> dict:
     """Per-model statistics (latency, cold start, memory) and baseline/model ratios per device, format, precision
-    and threads; with `flops` (model -> FLOPs of one forward pass) the FLOP ratio beside each verdict."""
+    and threads; with `flops` (model -> FLOPs of one forward pass) the FLOP ratio beside each verdict. Rows and
+    verdicts of an emulated device carry `emulated` and say so."""
     ok = [r for r in records if "error" not in r]
+    emulated = emulated_devices(records)
     groups: dict[tuple, list[dict]] = {}
     for r in ok:
         groups.setdefault((r["device"], r["format"], r["precision"], r["threads"], r.get("seq_len"), r["model"]),
@@ -125,14 +136,20 @@ def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | Non
         samples, kind = samples_of(rs)
         latency.append({"device": device, "format": fmt, "precision": precision, "threads": threads, "model": model,
                         "runner": rs[0]["runner"], "seq_len": seq_len, "samples": kind,
-                        "invocations": len(rs), **describe(samples), **cold_start(rs)})
+                        "invocations": len(rs), **describe(samples), **cold_start(rs),
+                        "emulated": emulated.get(device, False)})
         if model != baseline and (device, fmt, precision, threads, seq_len, baseline) in groups:
             base, _ = samples_of(groups[(device, fmt, precision, threads, seq_len, baseline)])
             ratio = ratio_with_ci(base, samples)
             flop_ratio = flops[baseline] / flops[model] if flops and baseline in flops and model in flops else None
+            said = verdict(ratio, flop_ratio=flop_ratio)
+            if device in emulated:  # a ratio measured under emulation says nothing about the claim
+                lo, hi = ratio["ci95"]
+                said = (f"{EMULATED.format(how=emulated[device])}; {ratio['ratio']:.2f}x (95% CI {lo:.2f}-{hi:.2f}), "
+                        f"no verdict on the paper's {CLAIM}x")
             ratios.append({"device": device, "format": fmt, "precision": precision, "threads": threads,
                            "seq_len": seq_len, "model": model, "baseline": baseline, **ratio, "flop_ratio": flop_ratio,
-                           "verdict": verdict(ratio, flop_ratio=flop_ratio)})
+                           "verdict": said, "emulated": emulated.get(device, False)})
     measured = {job_key(r) for r in ok}
     failed = [r for r in records if "error" in r and job_key(r) not in measured]  # not since retried by --resume
-    return {"latency": latency, "ratios": ratios, "errors": failed, "claim": CLAIM}
+    return {"latency": latency, "ratios": ratios, "errors": failed, "claim": CLAIM, "emulated": emulated}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.adb_loopback.fixtures"]
+pytest_plugins = ["tests.adb_loopback.fixtures", "tests.arm64_fixtures"]
 
 # Never touch the network: loading code must work from bundled configs and local folders.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,13 +1,18 @@
-"""Build et_bench_runner with g++ for this machine, against the installed executorch wheel.
+"""Build et_bench_runner with g++ against the executorch wheel: for this machine, or cross-compiled for arm64.
 
-    python -m android_bench.native.build --out DIR
+    python -m android_bench.native.build --out DIR                    # this machine, the installed wheel
+    python -m android_bench.native.build --abi arm64-v8a --out DIR    # Debian's aarch64 g++, the aarch64 wheel
 
 writes DIR/<abi>/et_bench_runner and, beside it, the wheel's shared libraries it needs (runtime, CPU and
 quantized kernels, XNNPACK delegate, thread pool). The binary's RUNPATH is `$ORIGIN` and the libraries
 carry the same, so the folder works wherever it is copied or pushed as a whole (what
-android_bench.runners.executorch does). <abi> is the Android name of this machine's ABI (x86_64,
-arm64-v8a, ...), the layout `--tools DIR` expects. A phone needs an NDK build of the same source against
-ExecuTorch; this builds only for the machine it runs on.
+android_bench.runners.executorch does). <abi> is the Android name of the ABI (x86_64, arm64-v8a, ...), the
+layout `--tools DIR` expects.
+
+A cross build (android_bench.native.cross) links against the target's executorch wheel, fetched with pip
+(no torch), and is self-contained: the folder also carries glibc's loader, libc, libm, libstdc++ and libgcc_s,
+and `et_bench_runner` is a sh wrapper that starts `et_bench_runner.bin` through that loader. It runs on any
+aarch64 Linux kernel with a shell, an Android phone's included (bionic, no glibc).
 
 The wheel ships the headers under executorch/include and the libraries under executorch/lib; compile
 definitions follow the wheel's own CMake package (share/cmake/executorch-config.cmake). The delegate and
@@ -25,6 +30,8 @@ import subprocess
 from pathlib import Path
 
 from models.errors import UserError
+
+from . import cross
 
 SOURCE = Path(__file__).with_name("et_bench_runner.cpp")
 BINARY = "et_bench_runner"
@@ -105,27 +112,31 @@ def _copy_if_changed(src: Path, dest: Path) -> None:
     os.replace(tmp, dest)  # a runner using the old copy keeps its inode
 
 
-def build_runner(out_dir: str | os.PathLike, *, force: bool = False) -> Path:
-    """Build (or reuse) OUT_DIR/<abi>/et_bench_runner with its libraries beside it; returns the binary.
+def build_runner(out_dir: str | os.PathLike, *, abi: str | None = None, force: bool = False) -> Path:
+    """Build (or reuse) OUT_DIR/<abi>/et_bench_runner with its libraries beside it; returns the tool to run.
 
-    Skips compiling when the binary is newer than the source, this file and the wheel's libraries."""
-    root = executorch_root()
+    `abi` None or this machine's: g++ against the installed wheel. Another (arm64-v8a): a self-contained cross
+    build (see the module's docstring). Skips compiling when the binary is newer than its inputs."""
+    host_abi = android_abi()
+    target = None if abi in (None, host_abi) else cross.target(abi)
+    root = executorch_root() if target is None else cross.wheel_sdk(target)
     includes, libs = _sdk(root)
-    folder = Path(out_dir) / android_abi()
+    folder = Path(out_dir) / (abi or host_abi)
     folder.mkdir(parents=True, exist_ok=True)
     for lib in _dependencies(libs):
         _copy_if_changed(lib, folder / lib.name)
 
-    binary = folder / BINARY
-    newest_input = max(p.stat().st_mtime for p in (SOURCE, Path(__file__), *libs))
-    if not force and binary.is_file() and binary.stat().st_mtime > newest_input:
-        return binary
+    tool = folder / BINARY
+    binary = tool if target is None else folder / f"{BINARY}.bin"
+    newest_input = max(p.stat().st_mtime for p in (SOURCE, Path(__file__), Path(cross.__file__), *libs))
+    if not force and tool.is_file() and binary.is_file() and binary.stat().st_mtime > newest_input:
+        return tool
 
-    cxx = _compiler()
+    cxx = _compiler() if target is None else cross.compiler(target)
     defines = ["C10_USING_CUSTOM_GENERATED_MACROS", "ET_EVENT_TRACER_ENABLED"]  # as the wheel's CMake config
     if any(lib.name == "libexecutorch_threadpool.so" for lib in libs):
         defines.append("ET_USE_THREADPOOL")
-    tmp = folder / f".{BINARY}.{os.getpid()}.tmp"
+    tmp = folder / f".{binary.name}.{os.getpid()}.tmp"
     # Linked by file name from the copies beside the binary, so each DT_NEEDED is a bare name that $ORIGIN
     # resolves even for a library without a SONAME.
     cmd = [cxx, "-std=c++17", "-O2", "-Wall", "-Wno-deprecated-declarations",
@@ -140,9 +151,12 @@ def build_runner(out_dir: str | os.PathLike, *, force: bool = False) -> Path:
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)
         errors = [l for l in done.stderr.splitlines() if "error" in l] or done.stderr.strip().splitlines() or ["?"]
-        raise BuildError(f"g++ failed building {SOURCE.name}: {errors[0].strip()[:300]} (full log: {log})")
+        raise BuildError(f"{Path(cxx).name} failed building {SOURCE.name}: {errors[0].strip()[:300]} (full log: {log})")
     os.replace(tmp, binary)
-    return binary
+    if target is not None:
+        cross.bundle(folder, binary, target, [folder, cross.sysroot_lib(target)])
+        cross.write_wrapper(folder, BINARY, binary.name, target)
+    return tool
 
 
 def parser() -> argparse.ArgumentParser:
@@ -150,6 +164,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = ArgumentParser(prog="python -m android_bench.native.build", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder: the binary goes to OUT/<abi>/et_bench_runner")
+    p.add_argument("--abi", choices=sorted({android_abi(), *cross.TARGETS}), default=None,
+                   help="Android ABI to build for (default: this machine's); another one is cross-compiled, "
+                        "self-contained")
     p.add_argument("--force", action="store_true", help="rebuild even when the binary is up to date")
     p.add_argument("-v", "--verbose", action="store_true", help="tracebacks instead of one-line errors")
     return p
@@ -159,7 +176,7 @@ def main(argv=None) -> int:
     from export import run_main
 
     def go(args):
-        print(build_runner(args.out, force=args.force))
+        print(build_runner(args.out, abi=args.abi, force=args.force))
 
     return run_main(go, argv, parser=parser())
 

@@ -3,6 +3,7 @@
  *
  *   et_bench_runner --model model.pte [--warmup 3] [--num-runs 30] [--threads N]
  *                   [--input-value-range 0,1000] [--input-shapes 1x128,1x128,1x128]
+ *                   [--input-files ids.bin:mask.bin:types.bin] [--output-dir DIR]
  *
  * Loads the program, method `forward`, fills every input from its declared shape and dtype (integers:
  * values drawn from the inclusive range with a fixed seed; floats: 0.5), runs the warm-up executions and
@@ -20,6 +21,11 @@
  * --input-shapes follows executor_runner's --input_shapes: one entry per input, dims joined by 'x', an
  * empty entry keeps the declared shape (the upper bound of a dynamic axis).
  *
+ * --input-files feeds given values instead: one raw file per input in input order, joined by ':', holding
+ * the tensor's elements in its declared dtype, native byte order (numpy's tofile()); the shape is the
+ * declared one or --input-shapes'. --output-dir writes each output of the last timed run as DIR/output_<i>.npy,
+ * so the outputs of an ARM build can be compared with those of the desktop runtimes.
+ *
  * Built by android_bench/native/build.py against the executorch wheel's headers and shared libraries;
  * the XNNPACK delegate, the CPU kernels and the quantized kernels register themselves from static
  * initialisers when their libraries are loaded. Errors: one line on stderr, non-zero exit.
@@ -31,6 +37,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -149,13 +156,15 @@ struct Options {
   long threads = -1;  // -1: the library's default (its count of performant cores)
   std::string value_range = "0,1000";
   std::string input_shapes;
+  std::string input_files;
+  std::string output_dir;
   uint64_t seed = 0;
 };
 
 void usage(FILE* out) {
   fprintf(out,
           "usage: %s --model PATH [--warmup N] [--num-runs N] [--threads N] [--input-value-range LO,HI[:LO,HI...]]\n"
-          "       [--input-shapes D0xD1,...] [--seed N] [--verbose]\n",
+          "       [--input-shapes D0xD1,...] [--input-files F0:F1:...] [--output-dir DIR] [--seed N] [--verbose]\n",
           kProg);
 }
 
@@ -219,6 +228,10 @@ Options parse_args(int argc, char** argv) {
       o.value_range = value;
     } else if (arg == "--input-shapes" || arg == "--input_shapes") {
       o.input_shapes = value;
+    } else if (arg == "--input-files") {
+      o.input_files = value;
+    } else if (arg == "--output-dir") {
+      o.output_dir = value;
     } else if (arg == "--seed") {
       o.seed = static_cast<uint64_t>(parse_long(arg, value, 0));
     } else {
@@ -316,6 +329,73 @@ TensorPtr make_input(const std::vector<int32_t>& sizes, ScalarType type, Range r
       std::vector<executorch::aten::SizesType>(sizes.begin(), sizes.end()), std::move(bytes), type);
 }
 
+// The tensor's elements from a raw file (numpy tofile(): declared dtype, native byte order), size checked.
+TensorPtr read_input(const std::string& path, const std::vector<int32_t>& sizes, ScalarType type, size_t index) {
+  size_t n = 1;
+  for (int32_t d : sizes) {
+    n *= static_cast<size_t>(d);
+  }
+  std::vector<uint8_t> bytes(n * executorch::runtime::elementSize(type));
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    fail("input file " + std::to_string(index) + " not found: " + path, 2);
+  }
+  const std::streamoff size = in.tellg();
+  if (size != static_cast<std::streamoff>(bytes.size())) {
+    fail("input file " + path + " has " + std::to_string(size) + " bytes, input " + std::to_string(index) +
+             " (" + executorch::runtime::toString(type) + ", " + std::to_string(n) + " elements) needs " +
+             std::to_string(bytes.size()),
+         2);
+  }
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return executorch::extension::make_tensor_ptr(
+      std::vector<executorch::aten::SizesType>(sizes.begin(), sizes.end()), std::move(bytes), type);
+}
+
+// numpy's dtype string for the scalar types a model returns; nullptr for others.
+const char* npy_descr(ScalarType type) {
+  switch (type) {
+    case ScalarType::Float: return "<f4";
+    case ScalarType::Double: return "<f8";
+    case ScalarType::Half: return "<f2";
+    case ScalarType::Long: return "<i8";
+    case ScalarType::Int: return "<i4";
+    case ScalarType::Short: return "<i2";
+    case ScalarType::Char: return "|i1";
+    case ScalarType::Byte: return "|u1";
+    case ScalarType::Bool: return "|b1";
+    default: return nullptr;
+  }
+}
+
+// One output tensor as an .npy file (format 1.0: magic, version, header length, a dict padded to 64 bytes).
+void write_npy(const std::string& path, const executorch::aten::Tensor& t, size_t index) {
+  const char* descr = npy_descr(t.scalar_type());
+  if (descr == nullptr) {
+    fail("output " + std::to_string(index) + " has dtype " + executorch::runtime::toString(t.scalar_type()) +
+         ", which --output-dir cannot write");
+  }
+  std::string shape = "(";
+  for (ssize_t i = 0; i < t.dim(); ++i) {
+    shape += std::to_string(t.size(i)) + (t.dim() == 1 ? "," : i + 1 < t.dim() ? ", " : "");
+  }
+  shape += ")";
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  const size_t unpadded = 10 + header.size() + 1;
+  header += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
+  std::ofstream out(path, std::ios::binary);
+  const uint16_t length = static_cast<uint16_t>(header.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  out.put(static_cast<char>(length & 0xff));
+  out.put(static_cast<char>(length >> 8));
+  out << header;
+  out.write(static_cast<const char*>(t.const_data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+  if (!out) {
+    fail("cannot write " + path);
+  }
+}
+
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -387,6 +467,15 @@ int main(int argc, char** argv) {
              std::to_string(num_inputs) + " inputs; give one LOW,HIGH for all or one per input",
          2);
   }
+  std::vector<std::string> file_specs;
+  if (!opt.input_files.empty()) {
+    file_specs = split(opt.input_files, ':');
+    if (file_specs.size() != num_inputs) {
+      fail("--input-files has " + std::to_string(file_specs.size()) + " files but the method has " +
+               std::to_string(num_inputs) + " inputs; give one per input, joined by ':'",
+           2);
+    }
+  }
   std::vector<std::string> shape_specs;
   if (!opt.input_shapes.empty()) {
     shape_specs = split(opt.input_shapes, ',');
@@ -420,7 +509,8 @@ int main(int argc, char** argv) {
           sizes.push_back(static_cast<int32_t>(parse_long("--input-shapes", dim, 0)));
         }
       }
-      tensors.push_back(make_input(sizes, info->scalar_type(), range, rng, i));
+      tensors.push_back(file_specs.empty() ? make_input(sizes, info->scalar_type(), range, rng, i)
+                                           : read_input(file_specs[i], sizes, info->scalar_type(), i));
       int_inputs += executorch::runtime::isIntegralType(info->scalar_type(), /*includeBool=*/true);
       inputs.emplace_back(tensors.back());
     } else if (*tag == Tag::Int) {
@@ -439,6 +529,7 @@ int main(int argc, char** argv) {
 
   // Inputs are set before every run, outside the timed region: memory planning may reuse an input's
   // buffer for intermediates, so the previous run can have overwritten it (executor_runner does the same).
+  std::vector<EValue> last_outputs;
   auto run_once = [&](const char* phase) -> double {
     set_phase(phase);
     Error set = module.set_inputs(kMethod, inputs);
@@ -456,6 +547,7 @@ int main(int argc, char** argv) {
       }
       fail(std::string("execution of ") + kMethod + " failed: " + describe(result.error()), 1, hint);
     }
+    last_outputs = std::move(*result);
     return ms;
   };
 
@@ -470,6 +562,17 @@ int main(int argc, char** argv) {
     printf("Iteration %ld of %ld: %f ms\n", i + 1, opt.runs, ms);
   }
   printf("Model executed successfully %ld time(s) in %f ms.\n", opt.runs, total_ms);
+  if (!opt.output_dir.empty()) {
+    set_phase("writing the outputs");
+    for (size_t i = 0; i < last_outputs.size(); ++i) {
+      if (!last_outputs[i].isTensor()) {
+        fail("output " + std::to_string(i) + " is not a tensor; --output-dir writes tensors only");
+      }
+      const std::string path = opt.output_dir + "/output_" + std::to_string(i) + ".npy";
+      write_npy(path, last_outputs[i].toTensor(), i);
+      printf("Output %zu: %s\n", i, path.c_str());
+    }
+  }
   struct rusage usage {};
   if (getrusage(RUSAGE_SELF, &usage) == 0) {  // Linux and Android: ru_maxrss in KiB
     printf("Peak resident set size: %ld kB\n", usage.ru_maxrss);

@@ -8,9 +8,17 @@
                           not waited for, for states other than `device`
 
 Every test using them runs once per adb binary: Debian's adb (29) and the one in the adbutils wheel (36) differ.
+
+The arm64 variants (tests/adb_loopback/arm64.py) use Debian's adb only, through their own server:
+
+    arm64_ready           session: skips (fails in CI) with how to build it when the arm64 device is not built
+    arm64_adb_server      session: AdbServer of Debian's adb
+    make_arm64_device     make(profile="a76", bare=False) -> Arm64LoopbackDevice in state `device`
+    attached(server, device)  context manager: start, connect and wait for any device, from fixtures of any scope
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,6 +29,7 @@ from pathlib import Path
 import adbutils
 import pytest
 
+from . import arm64
 from .device import LoopbackDevice
 
 ADB_BINARIES = {
@@ -73,9 +82,9 @@ def adb_binary(request) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def adb_server(adb_binary, tmp_path_factory):
-    home = tmp_path_factory.mktemp("adb-home")
+@contextlib.contextmanager
+def running_adb_server(binary: str, home: Path):
+    """A private adb server of `binary` (own port, HOME and log; no USB, mDNS or emulator scanning)."""
     port = _free_port()
     env = {
         "ANDROID_ADB_SERVER_PORT": str(port),
@@ -87,12 +96,20 @@ def adb_server(adb_binary, tmp_path_factory):
         "ADB_MDNS": "0",
         "ADB_EMU": "0",
     }
-    server = AdbServer(adb_binary, port, env)
+    server = AdbServer(binary, port, env)
     started = server.adb("start-server")
     if started.returncode != 0:
         pytest.fail(f"`adb start-server` failed: {started.stderr}{server.log_tail()}")
-    yield server
-    server.adb("kill-server")
+    try:
+        yield server
+    finally:
+        server.adb("kill-server")
+
+
+@pytest.fixture(scope="session")
+def adb_server(adb_binary, tmp_path_factory):
+    with running_adb_server(adb_binary, tmp_path_factory.mktemp("adb-home")) as server:
+        yield server
 
 
 def _connect(adb_server: AdbServer, device: LoopbackDevice, timeout: float = 15) -> None:
@@ -138,3 +155,46 @@ def loopback_device(adb_server, make_loopback_device) -> LoopbackDevice:
         pytest.fail(f"{device.serial} is {state or 'not listed'} after `adb connect`, not `device`:\n"
                     f"{adb_server.log_tail()}")
     return device
+
+
+@contextlib.contextmanager
+def attached(adb_server: AdbServer, device: LoopbackDevice):
+    """Start `device`, `adb connect` it and wait for state `device`; disconnect and stop it afterwards."""
+    device.start()
+    try:
+        _connect(adb_server, device)
+        state = adb_server.wait_for_state(device.serial, {"device"})
+        if state != "device":
+            pytest.fail(f"{device.serial} is {state or 'not listed'} after `adb connect`, not `device`:\n"
+                        f"{adb_server.log_tail()}")
+        yield device
+    finally:
+        adb_server.adb("disconnect", device.serial)
+        device.stop()
+
+
+@pytest.fixture(scope="session")
+def arm64_ready():
+    """Skips with how to build the arm64 device when it is not built; fails instead in CI (arm64.REQUIRED_ENV)."""
+    reason = arm64.not_built()
+    if reason is not None:
+        (pytest.fail if arm64.required() else pytest.skip)(reason)
+
+
+@pytest.fixture(scope="session")
+def arm64_adb_server(arm64_ready, tmp_path_factory):
+    if not ADB_BINARIES["debian"].is_file():
+        pytest.fail(f"no Debian adb at {ADB_BINARIES['debian']}: apt-get install adb (install.sh does)")
+    with running_adb_server(str(ADB_BINARIES["debian"]), tmp_path_factory.mktemp("arm64-adb-home")) as server:
+        yield server
+
+
+@pytest.fixture
+def make_arm64_device(arm64_adb_server, tmp_path):
+    made = []
+    with contextlib.ExitStack() as stack:
+        def make(**kwargs) -> arm64.Arm64LoopbackDevice:
+            made.append(arm64.Arm64LoopbackDevice(tmp_path / f"arm64-data-local-tmp-{len(made)}", **kwargs))
+            return stack.enter_context(attached(arm64_adb_server, made[-1]))
+
+        yield make
