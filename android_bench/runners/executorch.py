@@ -9,8 +9,8 @@ class ExecutorchRunner(Runner):
     name = "executorch-runner"
     tool = "et_bench_runner"
     formats = ("executorch",)
-    where_to_get = ("python -m android_bench.native.build --out DIR builds it for this machine's ABI; for a phone, "
-                    "build android_bench/native/et_bench_runner.cpp with the Android NDK against ExecuTorch")
+    where_to_get = ("python -m android_bench.native.build --out DIR builds it for this machine's ABI, and with "
+                    "--abi arm64-v8a a self-contained folder for an arm64 phone")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
         # A .pte carries no input names: one range per input, in input order; and the export's sequence
