@@ -50,7 +50,7 @@ def package(loaded, products, converted, *, precision: str, options: dict) -> Co
 
     from models import write_tokenizer_cases
 
-    from .onnx_text import CUSTOM_OPS, compare_text, text_inputs, with_tokenizer
+    from .onnx_text import CUSTOM_OPS, TOKENIZER_DIFFERENCES, WHAT_TO_DO, compare_text, text_inputs, with_tokenizer
 
     path = converted.files[0]
     seq_len = products.example["input_ids"].shape[1]
@@ -63,8 +63,9 @@ def package(loaded, products, converted, *, precision: str, options: dict) -> Co
                             "tokenizer), merged with onnx.compose.merge_models", "op_attributes": attrs,
                "max_tokens": seq_len, "truncation": "Hugging Face longest_first to max_tokens, in the graph",
                "custom_op_library": {**CUSTOM_OPS, "onnxruntime-extensions": _version("onnxruntime-extensions")},
-               "tokenizer_vs_hugging_face": {"cases_file": cases.name, "differs_on": {},
-                                             "checked": "validation runs every case and requires the same ids"}}
+               "tokenizer_vs_hugging_face": {
+                   "cases_file": cases.name, "differs_on": TOKENIZER_DIFFERENCES, "what_to_do": WHAT_TO_DO,
+                   "checked": "validation runs every case: HF's ids (and eager's outputs) on every other kind"}}
     return replace(converted, assets=[*converted.assets, path.parent / "labels.txt", cases],
                    sections={**converted.sections, "text_input": section}, inputs=text_inputs(seq_len),
                    compare=partial(compare_text, max_length=seq_len))

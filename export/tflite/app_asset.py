@@ -8,8 +8,9 @@ classification, so scores, score threshold and top-k mean probabilities; a poole
 feature extraction (MediaPipe makes one embedding per output tensor and would flatten [1, L, H]). The stock
 LiteRT interpreter runs the same file through its signature. `--metadata none` writes the plain tensors.
 
-MediaPipe's BertTokenizer is not Hugging Face's: it lower-cases ASCII only, strips no accents, does not split
-CJK characters and takes one string, never a pair. TOKENIZER_DIFFERENCES says on which kinds of text its ids
+MediaPipe's BertTokenizer is not Hugging Face's: it lower-cases ASCII only, strips no accents or other combining
+marks, keeps U+00A0 and control characters inside words, and takes one string, never a pair (it does split CJK
+ideographs, as HF does). TOKENIZER_DIFFERENCES says on which kinds of text its ids
 differ (tests/test_mediapipe.py reads MediaPipe's ids on every tokenizer case and holds this table to them).
 """
 from __future__ import annotations
@@ -30,16 +31,18 @@ TOKENIZER_DIFFERENCES = {
     "accents": "HF (uncased) strips accents (café -> cafe); MediaPipe keeps them, so the word splits differently",
     "non-ASCII capitals": "MediaPipe lower-cases ASCII only (É, Ä, П stay capitals and miss the uncased vocab)",
     "Greek": "HF strips the tonos accents Greek words carry; MediaPipe keeps them",
-    "CJK": "HF splits CJK ideographs into one token each; MediaPipe keeps a run of them as one word",
+    "kana with voiced marks": "HF decomposes kana such as で, が, バ (NFD) and drops the voiced mark (て, か, ハ); "
+                              "MediaPipe keeps them and finds no token ([UNK])",
     "Korean": "HF decomposes Hangul syllables (NFD) into the jamo the vocab holds; MediaPipe does not",
     "Devanagari": "HF strips the combining vowel signs and virama (category Mn); MediaPipe keeps them",
     "no-break space": "HF splits at U+00A0 like at a space; MediaPipe keeps it inside the word",
     "control characters": "HF drops control and format characters (U+200B, BEL); MediaPipe keeps them",
 }
-WHAT_TO_DO = ("before calling MediaPipe, lower-case the text (String.lowercase()), decompose it (Normalizer NFD) and "
-              "drop combining marks (\\p{Mn}), put spaces around CJK ideographs, turn U+00A0 into a space and drop "
-              "control/format characters; or use the string-in ONNX asset (python -m export.onnx --inputs text), whose "
-              "tokenizer matches Hugging Face's on every case; test any tokenizer against tokenizer_cases.jsonl")
+WHAT_TO_DO = ("before calling MediaPipe, lower-case the text (String.lowercase()), decompose it (Normalizer NFD), "
+              "drop combining marks (\\p{Mn}) and control/format characters and turn U+00A0 into a space (measured: "
+              "MediaPipe then gives Hugging Face's ids on every case); or use the string-in ONNX asset (python -m "
+              "export.onnx --inputs text), whose tokenizer gives Hugging Face's ids on every case; test any tokenizer "
+              "against tokenizer_cases.jsonl")
 PAIRS = "MediaPipe's TextClassifier takes one string: pair tasks (MNLI premise + hypothesis) need the string-in ONNX"
 
 
