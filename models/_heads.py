@@ -42,8 +42,8 @@ class HeadModule(torch.nn.Module):
             pooled = hidden[:, 0]
         else:
             pooled = out[1]
-        if self.head.normalize:
-            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        if self.head.normalize:  # F.normalize, written with ops every converter takes (onnx2tf fails on ReduceL2)
+            pooled = pooled / (pooled * pooled).sum(dim=-1, keepdim=True).clamp(min=1e-24).sqrt()
         return (pooled,)
 
 

@@ -78,8 +78,8 @@ def app_assets(tmp_path_factory):
 
 
 def _sharpen(hf_model) -> None:
-    """Random heads give every text ~1/labels; a 30x head spreads the probabilities across texts, so that a wrong
-    token, head or label order cannot hide inside the 1e-4 tolerance (the tests check the spread)."""
+    """Random heads give every text ~1/labels; a 30x head spreads the probabilities across texts (by over 10x the
+    tolerance, which the tests check), so that a wrong token, head or label order cannot hide inside it."""
     with torch.no_grad():
         hf_model.classifier.weight.mul_(30)
 
@@ -119,7 +119,7 @@ def test_squeezebert_classifier_in_mediapipe_equals_eager(app_assets, precision)
             else:
                 assert _cosine(scores, want) >= INT8_MIN_COSINE
             worst = max(worst, float(np.abs(scores - want).max()))
-    assert np.ptp(np.array(seen), axis=0).max() > 0.05  # the texts get different answers: the check can fail
+    assert np.ptp(np.array(seen), axis=0).max() > 10 * ATOL  # the texts' answers differ: the check can fail
     print(f"squeezebert-tiny classifier {precision}: max |MediaPipe - eager| {worst:.3g} over {len(SAME_IDS)} texts")
 
 
@@ -142,10 +142,9 @@ def test_fine_tuned_folder_classifier_through_the_cli(cli, tmp_path):
             assert names == labels and abs(scores.sum() - 1) < 1e-5
             seen.append(_eager(loaded, text, 32))
             np.testing.assert_allclose(scores, seen[-1], atol=ATOL, rtol=0)
-    assert np.ptp(np.array(seen), axis=0).max() > 0.05
-        # top-k and the score threshold act on probabilities
-        result = _classifier_top(path, text="a short test sentence", max_results=1)
-        assert len(result.classifications[0].categories) == 1
+    assert np.ptp(np.array(seen), axis=0).max() > 10 * ATOL
+    result = _classifier_top(path, text="a short test sentence", max_results=1)  # top-k on probabilities
+    assert len(result.classifications[0].categories) == 1
 
 
 def _classifier_top(path, *, text, max_results):
@@ -170,7 +169,7 @@ def test_the_same_file_runs_in_the_plain_litert_interpreter(app_assets):
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_real_minilm_embeds_through_text_embedder(app_assets, precision):
     """all-MiniLM-L6-v2's real weights, masked mean pooling (how it was trained)."""
-    loaded, folders = app_assets(str(models.real_bert_dir()), seq_len=64)
+    loaded, folders = app_assets(str(models.real_bert_dir()), seq_len=64, weights="hub")  # its own weights
     path, manifest = _model_file(folders[precision])
     assert manifest["head"] == {"output": "embedding", "pooling": "mean", "normalize": False,
                                 "what": "mean of last_hidden_state over the tokens the attention mask keeps"}
