@@ -145,6 +145,17 @@ def test_fine_tuned_folder_classifier_through_the_cli(cli, tmp_path):
     assert np.ptp(np.array(seen), axis=0).max() > 10 * ATOL
     result = _classifier_top(path, text="a short test sentence", max_results=1)  # top-k on probabilities
     assert len(result.classifications[0].categories) == 1
+    # re-measured independently, and its int8 re-derived with the options the manifest records
+    done = cli("export.verify", str(out))
+    assert done.returncode == 0 and "-[✓] probabilities [1x32]" in done.stderr, done.stderr
+    done = cli("quantize", "--in", str(out), "--out", str(tmp_path / "int8"))
+    assert done.returncode == 0, done.stderr
+    path8, manifest8 = _model_file(tmp_path / "int8")
+    assert manifest8["mediapipe"]["task"] == "TextClassifier" and manifest8["precision"] == "int8"
+    with _classifier(path8) as classifier:
+        for text, want in zip(SAME_IDS, seen):
+            scores, names = _scores(classifier.classify(text), labels)
+            assert names == labels and _cosine(scores, want) >= INT8_MIN_COSINE
 
 
 def _classifier_top(path, *, text, max_results):

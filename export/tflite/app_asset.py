@@ -40,9 +40,8 @@ TOKENIZER_DIFFERENCES = {
 }
 WHAT_TO_DO = ("before calling MediaPipe, lower-case the text (String.lowercase()), decompose it (Normalizer NFD), "
               "drop combining marks (\\p{Mn}) and control/format characters and turn U+00A0 into a space (measured: "
-              "MediaPipe then gives Hugging Face's ids on every case); or use the string-in ONNX asset (python -m "
-              "export.onnx --inputs text), whose tokenizer gives Hugging Face's ids on every case; test any tokenizer "
-              "against tokenizer_cases.jsonl")
+              "MediaPipe then gives Hugging Face's ids on every case); test any tokenizer against "
+              "tokenizer_cases.jsonl")
 PAIRS = "MediaPipe's TextClassifier takes one string: pair tasks (MNLI premise + hypothesis) need the string-in ONNX"
 
 
