@@ -27,4 +27,4 @@ pip install -q --upgrade pip
 pip install -q torch==2.13.0
 pip install -q -e ".[test]"
 pip install -q --no-deps -r requirements-nodeps.txt
-python -c "import torch, transformers, onnxruntime, ai_edge_litert, executorch, onnx2tf; print('installed: torch', torch.__version__, '| transformers', transformers.__version__)"
+python -c "import torch, transformers, onnxruntime, onnxruntime_extensions, ai_edge_litert, executorch, onnx2tf, mediapipe; print('installed: torch', torch.__version__, '| transformers', transformers.__version__, '| mediapipe', mediapipe.__version__)"

@@ -24,6 +24,12 @@ class Format:
     fixed_batch: int | None = None  # the batch the file is fixed to; None: dynamic
     fixed_sequence: bool = False  # True: the file is fixed to the export's sequence length (TFLite)
     input_dtype: str = "int64"  # dtype of the ids and masks the file takes
+    # prepare(loaded, options) -> loaded: checks the format's options before any work and returns the model as the
+    # files implement it (e.g. with an app head, models.OutputHead)
+    prepare: Callable | None = None
+    # package(loaded, products, converted, *, precision, options) -> Converted: what apps load, applied to the fp32
+    # artifact and to each recipe's (MediaPipe metadata on a .tflite; the tokenizer in front of an ONNX graph)
+    package: Callable | None = None
 
     @property
     def dynamic_shapes(self) -> bool:
@@ -41,9 +47,11 @@ class Format:
 
 
 def register_format(name: str, *, suffix: str, variant: str = "", add_options: Callable | None = None,
-                    fixed_batch: int | None = None, fixed_sequence: bool = False, input_dtype: str = "int64"):
+                    fixed_batch: int | None = None, fixed_sequence: bool = False, input_dtype: str = "int64",
+                    prepare: Callable | None = None, package: Callable | None = None):
     def wrap(convert):
-        _FORMATS[name] = Format(name, suffix, convert, variant, add_options, fixed_batch, fixed_sequence, input_dtype)
+        _FORMATS[name] = Format(name, suffix, convert, variant, add_options, fixed_batch, fixed_sequence, input_dtype,
+                                prepare, package)
         return convert
     return wrap
 

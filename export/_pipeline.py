@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from models import RANDOM_WEIGHTS_WARNING
 from models.contract import IOContract
@@ -57,6 +57,10 @@ class Converted:
     assets: list[Path] = field(default_factory=list)  # shipped beside the model, not run (vocab.txt, labels.txt)
     sections: dict = field(default_factory=dict)  # format-specific manifest sections, e.g. {"onnx": {...}}
     layers: dict | None = None  # quantized artifacts: which layers are int8 and which stayed float
+    # Files that take other inputs than the contract's ids (a string-in ONNX) bring their manifest inputs and their
+    # own comparison with eager: compare(loaded, file, *, tolerance, threads) -> (runtime name, results, report)
+    inputs: list[dict] | None = None
+    compare: Callable | None = None
 
 
 @dataclass
@@ -103,6 +107,8 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Ma
     for folder in outs:
         check_target(folder)
     options = {"graph": DEFAULT_GRAPH, **(options or {})}
+    if fmt.prepare is not None:  # the format's options, checked before any work
+        loaded = fmt.prepare(loaded, options)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         products = Products(work=stack.enter_context(scratch(outs[0], "work")),
@@ -112,8 +118,9 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Ma
         path = staging / f"{artifact_stem(loaded, fmt, 'fp32')}{fmt.suffix}"
         with stage(f"converting {loaded.name} ({loaded.task}) to {fmt.name} at seq_len {seq_len}"):
             fp32 = fmt.convert(loaded, products, path, options=options)
-        products.sections = fp32.sections
-        fp32_bytes = path.stat().st_size
+        products.sections = fp32.sections  # the conversion's own sections, before packaging
+        fp32 = _package(fmt, loaded, products, fp32, precision="fp32", options=options)
+        fp32_bytes = fp32.files[0].stat().st_size
         made = {}
         if out is not None:
             made["fp32"] = _finish(fmt, loaded, fp32, Path(out), precision="fp32", products=products,
@@ -127,10 +134,19 @@ def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Ma
             step = time.perf_counter()
             with stage(f"deriving {fmt.name} {recipe.precision} ({recipe.name}) from the fp32 {recipe.stage}"):
                 converted = recipe.apply(loaded, products, path, options=options)
+            converted = _package(fmt, loaded, products, converted, precision=recipe.precision, options=options)
             made[recipe.precision] = _finish(fmt, loaded, converted, folder, precision=recipe.precision,
                                              products=products, seq_len=seq_len, threads=threads, options=options,
                                              started=step, recipe=recipe, fp32_bytes=fp32_bytes)
     return made
+
+
+def _package(fmt: Format, loaded, products: Products, converted: Converted, *, precision: str,
+             options: dict) -> Converted:
+    if fmt.package is None:
+        return converted
+    with stage(f"packaging {converted.files[0].name} for apps"):
+        return fmt.package(loaded, products, converted, precision=precision, options=options)
 
 
 def _finish(fmt, loaded, converted: Converted, out: Path, *, precision: str, products: Products, seq_len: int,
@@ -140,7 +156,7 @@ def _finish(fmt, loaded, converted: Converted, out: Path, *, precision: str, pro
         validation = validate(fmt, loaded, converted, precision=precision, seq_len=seq_len, threads=threads)
     manifest = build_manifest(fmt, loaded, converted, products.contract, validation, precision=precision,
                               seq_len=seq_len, graph=options["graph"], recipe=recipe, fp32_bytes=fp32_bytes,
-                              seconds=time.perf_counter() - started)
+                              seconds=time.perf_counter() - started, options=options)
     return commit(converted, manifest, out)
 
 
@@ -150,13 +166,17 @@ def validate(fmt: Format, loaded, converted: Converted, *, precision: str, seq_l
     shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch)
     validation = {}
     for file in converted.files:
-        runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
-                               threads=threads)
-        results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
+        if converted.compare is not None:
+            runtime_name, results, report = converted.compare(loaded, file, tolerance=tolerance, threads=threads)
+        else:
+            runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
+                                   threads=threads)
+            runtime_name = runtime.name
+            results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
         for line in report:
             log.info("%s %s", file.name, line)
         worst = worst_by_output(results)
-        validation[file.name] = {"runtime": runtime.name, "tolerance": tolerance.__dict__, "shapes": results,
+        validation[file.name] = {"runtime": runtime_name, "tolerance": tolerance.__dict__, "shapes": results,
                                  "max_abs_diff": {k: w["max_abs_diff"] for k, w in worst.items()},
                                  "mean_cosine": {k: w["mean_cosine"] for k, w in worst.items()}}
     return validation
@@ -164,9 +184,10 @@ def validate(fmt: Format, loaded, converted: Converted, *, precision: str, seq_l
 
 def build_manifest(fmt: Format, loaded, converted: Converted, contract: IOContract, validation: dict, *,
                    precision: str, seq_len: int, graph: str, recipe: Recipe | None, fp32_bytes: int | None,
-                   seconds: float) -> dict:
+                   seconds: float, options: dict | None = None) -> dict:
     main, others = converted.files[0], converted.files[1:]
     inputs, outputs = contract.records()
+    inputs = converted.inputs or inputs
     quantization = {}
     if recipe is not None:
         size = main.stat().st_size
@@ -186,6 +207,7 @@ def build_manifest(fmt: Format, loaded, converted: Converted, contract: IOContra
         "dynamic_batch": fmt.dynamic_batch,
         "inputs": inputs,
         "outputs": outputs,
+        **({"head": loaded.head.record()} if loaded.head else {}),
         **({"labels": loaded.labels} if loaded.labels else {}),
         "file": file_record(main),
         "extra_files": [file_record(f) for f in others],
@@ -194,6 +216,7 @@ def build_manifest(fmt: Format, loaded, converted: Converted, contract: IOContra
         **quantization,
         "validation": validation[main.name],
         "extra_validation": {k: v for k, v in validation.items() if k != main.name},
+        "options": dict(options or {"graph": graph}),  # the format options: what re-derives it (quantize, verify)
         "tools": tool_versions(),
         "export_seconds": round(seconds, 1),
     }

@@ -4,8 +4,8 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-TOOLS = ("torch", "transformers", "onnx", "onnxruntime", "onnx2tf", "tensorflow-cpu", "ai-edge-litert",
-         "litert-torch", "executorch", "torchao", "numpy")
+TOOLS = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-extensions", "onnx2tf", "tensorflow-cpu",
+         "ai-edge-litert", "litert-torch", "executorch", "torchao", "mediapipe", "numpy")
 PIPELINE = "squeezebert-mobile"
 
 

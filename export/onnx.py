@@ -26,6 +26,58 @@ def add_options(parser):
     parser.add_argument("--exporter", choices=("legacy", "dynamo"), default="legacy",
                         help="torch.onnx.export path: legacy (TorchScript-based, dynamo=False) or dynamo")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17 legacy, 18 dynamo)")
+    parser.add_argument("--inputs", choices=("ids", "text"), default="ids",
+                        help="ids: int64 input_ids, attention_mask, token_type_ids; text: a string tensor of one text "
+                             "or a text pair [text, text_pair], tokenized inside the model by onnxruntime-extensions' "
+                             "BertTokenizer and truncated as Hugging Face's longest_first to --seq-len (the app "
+                             "registers the extensions' op library; the manifest says how)")
+
+
+def prepare(loaded, options: dict):
+    if options.get("inputs", "ids") == "text":
+        from .onnx_text import check_available
+
+        check_available()
+    return loaded
+
+
+def package(loaded, products, converted, *, precision: str, options: dict) -> Converted:
+    """--inputs text: the tokenizer graph in front of the exported one (export/onnx_text.py)."""
+    if options.get("inputs", "ids") != "text":
+        return converted
+    from dataclasses import replace
+    from functools import partial
+
+    from models import write_tokenizer_cases
+
+    from .onnx_text import CUSTOM_OPS, TOKENIZER_DIFFERENCES, WHAT_TO_DO, compare_text, text_inputs, with_tokenizer
+
+    path = converted.files[0]
+    seq_len = products.example["input_ids"].shape[1]
+    ids_model = products.work / f"ids-{precision}.onnx"
+    shutil.move(path, ids_model)
+    attrs = with_tokenizer(ids_model, path, loaded.tokenizer, max_length=seq_len)
+    (path.parent / "labels.txt").write_text("".join(f"{label}\n" for label in loaded.labels or []))
+    cases = write_tokenizer_cases(loaded.tokenizer, path.parent, max_length=seq_len, pad=False)
+    section = {"tokenizer": "onnxruntime-extensions BertTokenizer (from gen_processing_models on the model's "
+                            "tokenizer), merged with onnx.compose.merge_models", "op_attributes": attrs,
+               "max_tokens": seq_len, "truncation": "Hugging Face longest_first to max_tokens, in the graph",
+               "custom_op_library": {**CUSTOM_OPS, "onnxruntime-extensions": _version("onnxruntime-extensions")},
+               "tokenizer_vs_hugging_face": {
+                   "cases_file": cases.name, "differs_on": TOKENIZER_DIFFERENCES, "what_to_do": WHAT_TO_DO,
+                   "checked": "validation runs every case: HF's ids (and eager's outputs) on every other kind"}}
+    return replace(converted, assets=[*converted.assets, path.parent / "labels.txt", cases],
+                   sections={**converted.sections, "text_input": section}, inputs=text_inputs(seq_len),
+                   compare=partial(compare_text, max_length=seq_len))
+
+
+def _version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def export_onnx(module, example: dict, path, *, contract, exporter="legacy", opset=None) -> dict:
@@ -50,7 +102,7 @@ def export_onnx(module, example: dict, path, *, contract, exporter="legacy", ops
             "op_census": dict(Counter(n.op_type for n in graph.node).most_common())}
 
 
-@register_format("onnx", suffix=".onnx", add_options=add_options)
+@register_format("onnx", suffix=".onnx", add_options=add_options, prepare=prepare, package=package)
 def convert(loaded, products, path, *, options) -> Converted:
     products.onnx = products.work / "fp32.onnx"  # kept for the int8 recipe, which rewrites the graph
     info = export_onnx(mobile_module(loaded, options["graph"]), products.example, products.onnx,

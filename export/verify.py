@@ -19,10 +19,20 @@ log = logging.getLogger("export")
 def reload_model(manifest: dict):
     import models
 
+    from ._formats import get_format
+
     m = manifest["model"]
     weights = m["weights"]
     source = {"random": "random", "hub": "hub", "folder": weights.get("path")}[weights["source"]]
-    return models.load(m["ref"], weights=source, task=manifest["task"], seed=weights.get("seed", 0))
+    loaded = models.load(m["ref"], weights=source, task=manifest["task"], seed=weights.get("seed", 0))
+    fmt = get_format(manifest["format"])
+    # the model as the format's options made it (an app head, e.g. MediaPipe's probabilities)
+    return fmt.prepare(loaded, format_options(manifest)) if fmt.prepare else loaded
+
+
+def format_options(manifest: dict) -> dict:
+    """The format options an artifact was made with (older manifests record only the graph)."""
+    return manifest.get("options") or {"graph": manifest.get("graph", "mobile")}
 
 
 def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float]:
@@ -33,11 +43,17 @@ def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float
 
     manifest = read_verified(artifact_dir)
     loaded = reload_model(manifest)
-    runtime = load_artifact(artifact_dir, threads=threads)
-    shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"],
-                               dynamic_batch=manifest.get("dynamic_batch", True))
     tolerance = Tolerance(**manifest["validation"]["tolerance"])
-    results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
+    if "text_input" in manifest:  # a string-in ONNX: strings in, compared on every tokenizer case
+        from .onnx_text import compare_text
+
+        _, results, report = compare_text(loaded, Path(artifact_dir) / manifest["file"]["name"], tolerance=tolerance,
+                                          threads=threads, max_length=manifest["seq_len"])
+    else:
+        runtime = load_artifact(artifact_dir, threads=threads)
+        shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"],
+                                   dynamic_batch=manifest.get("dynamic_batch", True))
+        results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
     for line in report:
         log.info("%s", line)
     return max_abs_diff_by_output(results)

@@ -5,7 +5,7 @@ import functools
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,7 +14,7 @@ import numpy as np
 from ._inputs import sample_inputs
 from ._registry import REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
 from ._tokenizer import uncased_tokenizer
-from .contract import IOContract, task_contract
+from .contract import IOContract, OutputHead, task_contract
 from .errors import UserError
 
 log = logging.getLogger("models")
@@ -33,10 +33,19 @@ class LoadedModel:
     tokenizer: object
     weights: dict  # manifest record: source, id/path, revision or seed
     labels: list[str] | None = None  # sequence classification: label names in id order
+    head: OutputHead | None = None  # an app asset's one output in place of the task's (module includes it)
 
     @property
     def contract(self) -> IOContract:
-        return task_contract(self.task, self.config, self.labels)
+        return task_contract(self.task, self.config, self.labels, self.head)
+
+    def with_head(self, head: OutputHead | None) -> "LoadedModel":
+        """The same model with `head`'s one output (softmax probabilities, or a pooled embedding) as its output."""
+        from ._heads import TaskModule, with_head
+
+        if head is not None and head.task != self.task:
+            raise ValueError(f"a {head.task} head on a {self.task} model")
+        return replace(self, head=head, module=with_head(TaskModule(self.hf_model, self.task).eval(), head))
 
     @property
     def input_names(self) -> tuple[str, ...]:

@@ -14,9 +14,38 @@ OUTPUT_NAMES = {
     "feature-extraction": ("last_hidden_state", "pooler_output"),
     "sequence-classification": ("logits",),
 }
+# What an app asset outputs instead (OutputHead): the one tensor a client library reads as it is.
+HEAD_OUTPUTS = {"sequence-classification": "probabilities", "feature-extraction": "embedding"}
+POOLINGS = ("mean", "cls", "pooler")
 # The symbolic dims that a format may keep dynamic, with the range a dynamic export accepts.
 BATCH, SEQUENCE = "batch", "sequence"
 MAX_BATCH = 64
+
+
+@dataclass(frozen=True)
+class OutputHead:
+    """One output in place of the task's raw tensors, for client libraries that read a single [1, N] tensor as
+    the answer (MediaPipe Tasks): softmax probabilities for classification (the library reports the tensor as
+    scores and thresholds them), a pooled embedding [1, hidden] for feature extraction."""
+    task: str
+    pooling: str = "mean"  # feature extraction: "mean" (masked mean of last_hidden_state), "cls", "pooler"
+    normalize: bool = False  # feature extraction: L2-normalise the embedding
+
+    def __post_init__(self):
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLINGS)}")
+
+    @property
+    def output_name(self) -> str:
+        return HEAD_OUTPUTS[self.task]
+
+    def record(self) -> dict:
+        if self.task == "sequence-classification":
+            return {"output": self.output_name, "what": "softmax of the logits, in label order"}
+        what = {"mean": "mean of last_hidden_state over the tokens the attention mask keeps",
+                "cls": "last_hidden_state of the first ([CLS]) token", "pooler": "pooler_output"}[self.pooling]
+        return {"output": self.output_name, "pooling": self.pooling, "normalize": self.normalize,
+                "what": what + (", L2-normalised" if self.normalize else "")}
 
 
 @dataclass(frozen=True)
@@ -89,8 +118,9 @@ class IOContract:
         return [record(t) for t in self.inputs], [record(t) for t in self.outputs]
 
 
-def task_contract(task: str, config, labels: list[str] | None = None) -> IOContract:
-    """The contract of `task` for a BERT-family `config` (vocab, type vocab, hidden size, max positions)."""
+def task_contract(task: str, config, labels: list[str] | None = None, head: OutputHead | None = None) -> IOContract:
+    """The contract of `task` for a BERT-family `config` (vocab, type vocab, hidden size, max positions); with
+    `head`, its one output in place of the task's own."""
     tokens = (BATCH, SEQUENCE)
     inputs = (
         TensorSpec("input_ids", "int64", tokens, (0, int(config.vocab_size) - 1)),
@@ -98,8 +128,9 @@ def task_contract(task: str, config, labels: list[str] | None = None) -> IOContr
         TensorSpec("token_type_ids", "int64", tokens, (0, int(getattr(config, "type_vocab_size", 2)) - 1)),
     )
     shapes = {"last_hidden_state": (BATCH, SEQUENCE, "hidden"), "pooler_output": (BATCH, "hidden"),
-              "logits": (BATCH, "labels")}
-    outputs = tuple(TensorSpec(n, "float32", shapes[n]) for n in OUTPUT_NAMES[task])
+              "logits": (BATCH, "labels"), "probabilities": (BATCH, "labels"), "embedding": (BATCH, "hidden")}
+    names = (head.output_name,) if head is not None else OUTPUT_NAMES[task]
+    outputs = tuple(TensorSpec(n, "float32", shapes[n]) for n in names)
     return IOContract(task=task, inputs=inputs, outputs=outputs,
                       sizes=(("hidden", int(config.hidden_size)), ("labels", len(labels or []))),
                       max_sequence=int(config.max_position_embeddings))

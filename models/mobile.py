@@ -28,6 +28,7 @@ import math
 import torch
 from torch import nn
 
+from ._heads import with_head
 from .contract import OUTPUT_NAMES
 
 GRAPHS = ("mobile", "reference")
@@ -204,9 +205,9 @@ def mobile_module(loaded, graph: str = "mobile", heads: str = "transpose") -> nn
     if heads not in HEAD_SPLITS:
         raise ValueError(f"unknown head split {heads!r}; choose one of {', '.join(HEAD_SPLITS)}")
     if graph == "reference":
-        return loaded.module
+        return loaded.module  # with the app head, if any, already
     if loaded.family == "squeezebert":
-        return MobileSqueezeBert(loaded.hf_model, loaded.task, heads).eval()
+        return with_head(MobileSqueezeBert(loaded.hf_model, loaded.task, heads).eval(), loaded.head)
     if loaded.family == "bert":
-        return MobileBert(loaded.hf_model, loaded.task).eval()
+        return with_head(MobileBert(loaded.hf_model, loaded.task).eval(), loaded.head)
     return loaded.module

@@ -17,7 +17,7 @@ def quantize_artifact(fp32_dir: Path, out: Path, *, recipe: str = "int8-dynamic"
     written, and the recipe's artifact is validated against eager like every export."""
     import export
     from export.runtimes import read_verified
-    from export.verify import reload_model
+    from export.verify import format_options, reload_model
     from models.errors import UserError
 
     if Path(out).resolve() == Path(fp32_dir).resolve():
@@ -35,7 +35,7 @@ def quantize_artifact(fp32_dir: Path, out: Path, *, recipe: str = "int8-dynamic"
     log.info("re-deriving the %s conversion of %s from its manifest (model, weights, graph, seq_len %d)",
              fmt.name, loaded.name, manifest["seq_len"])
     (artifact,) = export.export(fmt, loaded, seq_len=manifest["seq_len"], out=None, quantized={recipe: out},
-                                threads=threads, options={"graph": manifest.get("graph", "mobile")}).values()
+                                threads=threads, options=format_options(manifest)).values()
     size = artifact.manifest["quantization"]["size_bytes"]
     log.info("wrote %s: %.1f MB -> %.1f MB (%.2fx), mean cosine vs eager %s", artifact.path, size["fp32"] / 1e6,
              size[artifact.manifest["precision"]] / 1e6, size["ratio"],

@@ -78,13 +78,15 @@ def test_asset_folder_vocab_is_byte_identical_and_labels_in_id_order(tmp_path):
     out = tmp_path / "assets"
     export.export(export.get_format("tflite"), loaded, seq_len=32, out=out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["glue_sequence-classification_fp32.tflite", "vocab.txt", "labels.txt", "manifest.json"])
+        ["glue_sequence-classification_fp32.tflite", "vocab.txt", "labels.txt", "tokenizer_cases.jsonl",
+         "manifest.json"])
     # transformers 5 saved only tokenizer.json: vocab.txt is rebuilt, and must equal the original WordPiece file
     assert not (folder / "vocab.txt").exists()
     assert (out / "vocab.txt").read_bytes() == (models.uncased_vocab_dir() / "vocab.txt").read_bytes()
     assert (out / "labels.txt").read_text() == "contradiction\nentailment\nneutral\n"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [a["name"] for a in manifest["assets"]] == ["vocab.txt", "labels.txt"]
+    assert [a["name"] for a in manifest["assets"]] == ["vocab.txt", "labels.txt", "tokenizer_cases.jsonl"]
+    assert "mediapipe" not in manifest and "head" not in manifest  # the library default: the plain tensors
     assert manifest["validation"]["max_abs_diff"]["logits"] <= ATOL
 
 

@@ -19,7 +19,15 @@ class OnnxRuntime:
             opts.inter_op_num_threads = 1
         if _flushing_denormals():  # e.g. inside android_bench.timing.denormals("flush")
             opts.add_session_config_entry("session.set_denormal_as_zero", "1")
-        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        try:
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a string-in model (--inputs text): onnxruntime-extensions' ops, registered lazily
+            if "ai.onnx.contrib" not in str(exc):
+                raise
+            from onnxruntime_extensions import get_library_path
+
+            opts.register_custom_ops_library(get_library_path())
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
         self._dtypes = {i.name: _NP[i.type] for i in self._session.get_inputs()}
@@ -35,4 +43,4 @@ def _flushing_denormals() -> bool:
     return bool(np.float32(1e-39) * np.float32(0.5) == 0)
 
 
-_NP = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32}
+_NP = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32, "tensor(string)": object}

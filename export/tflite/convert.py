@@ -2,7 +2,8 @@
 
 Transformers has no TensorFlow SqueezeBERT, so the path goes through ONNX. The asset folder holds
 `{model}_{task}_{precision}.tflite`, `vocab.txt` (the tokenizer's, byte-identical), `labels.txt` (one label a
-line in id order; empty for feature extraction, which has none) and `manifest.json`.
+line in id order; empty for feature extraction, which has none), `tokenizer_cases.jsonl` (test texts with the
+ids the model's tokenizer gives them) and `manifest.json`. `app_asset` adds MediaPipe's metadata and head.
 
 Choices, each forced by something measured:
 - int32 token ids: an app's Java/Kotlin side has no int64 tensors; the model casts to int64 inside.
@@ -17,15 +18,13 @@ Known onnx2tf limit: when seq_len equals the hidden size, its layout inference c
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
-from models import write_vocab_txt
+from models import write_tokenizer_cases, write_vocab_txt
 from models.errors import UserError
 from models.mobile import mobile_module
 
@@ -33,6 +32,8 @@ from .._formats import register_format
 from .._pipeline import Converted
 from .._progress import stage
 from ..onnx import export_onnx
+from ._steps import run_step as _run
+from .app_asset import add_options, package, prepare
 from .onnx2tf_savedmodel import ONNX2TF_FLAGS
 from .ops import flex_ops, op_census, weight_dtypes
 
@@ -49,34 +50,6 @@ class Int32Inputs(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids):
         return self.module(input_ids.long(), attention_mask.long(), token_type_ids.long())
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGKILL it when the exporter dies (PR_SET_PDEATHSIG), so a killed export does
-    not leave onnx2tf running."""
-    import ctypes
-    import signal
-
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-
-
-def _run(cmd: list[str], *, log_file: Path, what: str, keep: Path) -> None:
-    """Run a converter step in a subprocess; its chatter goes to `log_file`, a failure to one line. `keep`: the
-    path prefix of the log kept on failure (the work folder is deleted)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    with open(log_file, "w") as out:
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-    if done.returncode != 0:
-        kept = Path(f"{keep}{log_file.name}")
-        shutil.copyfile(log_file, kept)
-        if done.returncode == -9:
-            raise UserError(f"{what} was killed (out of memory?); close other work or use a larger machine; "
-                            f"log: {kept}")
-        lines = [l.strip() for l in log_file.read_text(errors="replace").splitlines() if l.strip()]
-        errors = [l for l in lines if "error" in l.lower() and "oneDNN" not in l] or lines or ["no output"]
-        raise UserError(f"{what} failed (exit {done.returncode}): {errors[-1][:300]}; log: {kept}")
 
 
 def onnx_to_saved_model(onnx_path: Path, products) -> Path:
@@ -105,7 +78,8 @@ def saved_model_to_tflite(loaded, products, path: Path, *, optimize: bool = Fals
                         "add their ONNX ops to replace_to_pseudo_operators in export/tflite/onnx2tf_savedmodel.py")
     log.info("op census: %s", ", ".join(f"{op} {n}" for op, n in census.items()))
     log.info("TRANSPOSE ops: %d", census.get("TRANSPOSE", 0))
-    return Converted(files=[path], assets=_write_assets(loaded, path.parent), sections={"tflite": {
+    seq_len = products.contract.inputs[0].dims[1]
+    return Converted(files=[path], assets=_write_assets(loaded, path.parent, seq_len), sections={"tflite": {
         "converter": "onnx2tf", "onnx2tf_flags": ONNX2TF_FLAGS,
         "signature": {"key": "serving_default", "inputs": sorted(products.contract.input_names),
                       "outputs": list(products.contract.output_names)},
@@ -116,13 +90,16 @@ def saved_model_to_tflite(loaded, products, path: Path, *, optimize: bool = Fals
     }})
 
 
-def _write_assets(loaded, folder: Path) -> list[Path]:
+def _write_assets(loaded, folder: Path, seq_len: int) -> list[Path]:
     write_vocab_txt(loaded.tokenizer, folder / "vocab.txt")
     (folder / "labels.txt").write_text("".join(f"{label}\n" for label in loaded.labels or []))
-    return [folder / "vocab.txt", folder / "labels.txt"]
+    # the ids the model's own tokenizer gives test texts, padded to the file's length as an app feeds it
+    cases = write_tokenizer_cases(loaded.tokenizer, folder, max_length=seq_len, pad=True)
+    return [folder / "vocab.txt", folder / "labels.txt", cases]
 
 
-@register_format("tflite", suffix=".tflite", fixed_sequence=True, input_dtype="int32")
+@register_format("tflite", suffix=".tflite", fixed_sequence=True, input_dtype="int32", add_options=add_options,
+                 prepare=prepare, package=package)
 def convert(loaded, products, path, *, options) -> Converted:
     example = {k: v.astype("int32") for k, v in products.example.items()}
     # heads="slices": one Transpose a SqueezeBERT layer instead of four (models/mobile.py says what it costs)

@@ -61,3 +61,23 @@ def weight_dtypes(path: Path, ops=("CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL")
                 # The converter's dynamic-range mode leaves weights under 1024 elements in float on purpose.
                 found[name][dtype if elements >= SMALL_WEIGHT else f"{dtype} (<{SMALL_WEIGHT} elements)"] += 1
     return {k: v for k, v in found.items() if v}
+
+
+def signature_tensors(path: Path, key: str = "serving_default") -> dict[str, dict[str, str]]:
+    """{"inputs": {signature name: tensor name}, "outputs": {...}} of the signature `key`: what metadata maps."""
+    model = _model(path)
+    for s in range(model.SignatureDefsLength()):
+        signature = model.SignatureDefs(s)
+        if signature.SignatureKey().decode() != key:
+            continue
+        graph = model.Subgraphs(signature.SubgraphIndex())
+
+        def names(count, get):
+            return {get(i).Name().decode(): graph.Tensors(get(i).TensorIndex()).Name().decode() for i in range(count)}
+        return {"inputs": names(signature.InputsLength(), signature.Inputs),
+                "outputs": names(signature.OutputsLength(), signature.Outputs)}
+    raise ValueError(f"{Path(path).name} has no {key!r} signature")
+
+
+def subgraph_count(path: Path) -> int:
+    return _model(path).SubgraphsLength()
