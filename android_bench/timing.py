@@ -63,7 +63,7 @@ def time_interleaved(runtimes: dict, feeds: dict, *, runs: int = RUNS, warmup: i
     of one, so a runtime alone (the Python runner) and among others (efficiency) measure the same thing.
 
     Why turns, not single runs: a run right after another model's is slower, and an app runs its one model
-    again and again. Seq 128, 1 thread, 12 paths in one process (2-core EPYC, AVX2): alternating single runs
+    again and again. Seq 128, 1 thread, 12 paths in one process (2-core EPYC, AVX-512 VNNI): alternating single runs
     were 2-22% slower than the same path alone (SqueezeBERT ExecuTorch fp32 61.2 vs 50.1 ms); turns of 5 cut
     that to 0-8%. With turns of 10, android_bench.efficiency (14 paths in one process) and `android_bench
     --device local` (one runtime per process) agreed within 11% at 1 thread on all 12 artifacts; at 2 threads
