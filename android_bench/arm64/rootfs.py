@@ -103,27 +103,33 @@ def build_debian(log=print) -> Path:
 def install_runtimes(root: Path, log=print) -> list[str]:
     """The aarch64 wheels, resolved and unpacked by this machine's pip into the guest venv (`--platform`):
     fast (no emulated pip) and with this machine's index and certificates."""
-    import subprocess
-    import sys
-
     pins = runtime_pins()
     if read_state().get("runtimes") == pins and site_packages(root).is_dir():
         return pins
-    target = site_packages(root)
-    staging = target.with_name("site-packages.new")
-    shutil.rmtree(staging, ignore_errors=True)
     log(f"pip install --platform {AARCH64_PLATFORMS[0]} ... {' '.join(pins)}: about 1 min")
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--target", str(staging),
+    _pip_install_aarch64(site_packages(root), pins, platforms=AARCH64_PLATFORMS,
+                         what=f"the aarch64 wheels of {' '.join(pins)}")
+    _record("runtimes", pins)
+    return pins
+
+
+def _pip_install_aarch64(target: Path, requirements, *, platforms, what: str, options=()) -> None:
+    """This machine's pip installs aarch64 wheels into a staging folder that then replaces `target`, so an
+    interrupted install never leaves a half-filled one that the next setup would take as done."""
+    import subprocess
+    import sys
+
+    staging = target.with_name(target.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", *options, "--target", str(staging),
            "--only-binary=:all:", "--python-version", PYTHON_TAG, "--implementation", "cp",
-           *(f"--platform={p}" for p in AARCH64_PLATFORMS), *pins]
+           *(f"--platform={p}" for p in platforms), *requirements]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1][:300]
-        raise host.HostError(f"pip could not fetch the aarch64 wheels of {' '.join(pins)}: {said}")
+        raise host.HostError(f"pip could not fetch {what}: {said}")
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
-    _record("runtimes", pins)
-    return pins
 
 
 # TorchScript on ARM: PyPI's aarch64 torch 2.9.1 is a CPU build (torch 2.13's is CUDA and does not load without
@@ -136,25 +142,13 @@ TORCH_DIR = "/opt/torch"  # PYTHONPATH for the guest's TorchScript runs
 
 
 def install_torch(root: Path, log=print) -> str:
-    import subprocess
-    import sys
-
     want = [TORCH, *TORCH_DEPS]
     target = root / TORCH_DIR.lstrip("/")
     if read_state().get("torch") == want and target.is_dir():
         return TORCH
-    staging = target.with_name("torch.new")
-    shutil.rmtree(staging, ignore_errors=True)
     log(f"pip install --no-deps --platform {AARCH64_PLATFORMS[0]} {TORCH} (CPU build, about 480 MB unpacked)")
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-deps", "--target", str(staging),
-           "--only-binary=:all:", "--python-version", PYTHON_TAG, "--implementation", "cp",
-           *(f"--platform={p}" for p in (*AARCH64_PLATFORMS, "any")), *want]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1][:300]
-        raise host.HostError(f"pip could not fetch the aarch64 {TORCH}: {said}")
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging, target)
+    _pip_install_aarch64(target, want, platforms=(*AARCH64_PLATFORMS, "any"), options=("--no-deps",),
+                         what=f"the aarch64 {TORCH}")
     _record("torch", want)
     return TORCH
 
