@@ -5,15 +5,18 @@ our artifacts per format and precision, and two peer paths, timed in the desktop
 - `peer-onnx`: a plain `torch.onnx.export` of the Hugging Face model run by ONNX Runtime (what an
   Optimum-style export gives: no graph rewrite, no quantization);
 - `peer-litert-torch`: a plain `litert_torch.convert` of the Hugging Face model, when litert-torch is installed.
-Every path of a (threads) group is timed in alternating turns (android_bench.timing) so drift hits all of them. Printed
-and saved (JSON, after every group): median latency, the BERT/SqueezeBERT ratio per path, achieved GFLOP/s and
-its fraction of this machine's roofline, and our best SqueezeBERT artifact against the best peer path.
+Every path of a (threads) group runs in a process of its own (android_bench.isolated, as `android_bench --device
+local` runs each artifact) and all are timed in alternating turns (android_bench.timing) so drift hits all of them.
+Printed and saved (JSON, after every group): median latency, load time, first inference and peak RSS per path, the
+BERT/SqueezeBERT ratio per path, achieved GFLOP/s and its fraction of this machine's roofline, and our best
+SqueezeBERT artifact against the best peer path.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +67,29 @@ class _LitertTorchPeer:
         return self.runner(**{f"args_{i}": inputs[n].astype(np.int32) for i, n in enumerate(self.input_names)})
 
 
-def _open(path: Path, loaded, threads: int):
+def _open_peer(path: Path, input_names: list[str], output_names: list[str], threads: int):
+    """A peer path's runtime (in its timing process: android_bench.isolated)."""
     from export.runtimes import open_runtime
 
     if path.suffix == ".tflite":
-        return _LitertTorchPeer(path, loaded.input_names, threads)
-    return open_runtime(path, input_names=loaded.input_names, output_names=loaded.output_names, threads=threads)
+        return _LitertTorchPeer(path, input_names, threads)
+    return open_runtime(path, input_names=input_names, output_names=output_names, threads=threads)
+
+
+def _time_isolated(openers: dict, feeds: dict, *, runs: int, warmup: int, denormals: str) -> dict:
+    """{key: {"samples_ms", "load_ms", "first_inference_ms", "peak_rss_mb"}}: every path in its own process
+    (android_bench.isolated), opened one at a time so each load is timed alone, then timed in turns."""
+    from .isolated import Isolated
+
+    timers = {}
+    try:
+        for key, open_runtime in openers.items():
+            timers[key] = Isolated(" ".join(key), open_runtime, feeds[key], denormals=denormals)
+        times = timing.time_turns(timers, runs=runs, warmup=warmup)
+        return {key: {"samples_ms": times[key], **timer.cold_start, **timer.stop()} for key, timer in timers.items()}
+    finally:
+        for timer in timers.values():
+            timer.kill()
 
 
 def run(args) -> dict:
@@ -77,7 +97,7 @@ def run(args) -> dict:
     from export import write_json_atomic
 
     from .artifacts import conversion_order, ensure_artifact
-    from .timing import DENORMALS, denormals, time_interleaved
+    from .timing import DENORMALS
     from .flops import count_flops, roofline
 
     machine = roofline()
@@ -107,23 +127,24 @@ def run(args) -> dict:
     report["protocol"] = timing.record(warmup=args.warmup, runs=args.runs, denormals=args.denormals)
     report["inputs"] = {n: timing.describe_inputs(feed) for n, feed in inputs.items()}
     for threads in args.threads:
-        with denormals(args.denormals):
-            runtimes = {(n, path_name): load_artifact(where, threads=threads) if where.is_dir()
-                        else _open(where, loaded[n], threads) for (n, path_name), where in paths.items()}
-            # one round robin of turns over every path; inputs differ only by model
-            times = time_interleaved(runtimes, {key: inputs[key[0]] for key in runtimes}, runs=args.runs,
-                                     warmup=args.warmup)
+        openers = {(n, path_name): partial(load_artifact, where, threads=threads) if where.is_dir()
+                   else partial(_open_peer, where, loaded[n].input_names, loaded[n].output_names, threads)
+                   for (n, path_name), where in paths.items()}
+        # one round robin of turns over every path; inputs differ only by model
+        measured = _time_isolated(openers, {key: inputs[key[0]] for key in openers}, runs=args.runs,
+                                  warmup=args.warmup, denormals=args.denormals)
         peak = machine["peak_gflops"] * min(threads, machine["cores"]) / machine["cores"] if machine.get("peak_gflops") else None
-        for (n, path_name), samples in times.items():
+        for (n, path_name), m in measured.items():
+            samples = m["samples_ms"]
             median = float(np.median(samples))
             gflops = flops[n] / median / 1e6
             report["results"].append({"model": n, "path": path_name, "threads": threads, "median_ms": median,
                                       "p10_ms": float(np.percentile(samples, 10)),
                                       "p90_ms": float(np.percentile(samples, 90)),
-                                      "gflop_per_s": gflops, "roofline_fraction": gflops / peak if peak else None})
+                                      "gflop_per_s": gflops, "roofline_fraction": gflops / peak if peak else None,
+                                      **{k: m[k] for k in ("load_ms", "first_inference_ms", "peak_rss_mb")}})
         report = _with_ratios(report, names)
         write_json_atomic(args.out / "efficiency.json", report)  # saved after every thread count
-        del runtimes
     _print(report, names)
     return report
 
@@ -164,12 +185,14 @@ def _print(report: dict, names: list[str]) -> None:
     from rich.table import Table
 
     table = Table(title=f"seq {report['seq_len']}, batch 1: median latency and efficiency")
-    for col in ("model", "path", "threads", "median ms", "p10-p90", "GFLOP/s", "of fp32 peak"):
+    for col in ("model", "path", "threads", "median ms", "p10-p90", "GFLOP/s", "of fp32 peak", "load ms",
+                "1st run ms", "peak RSS MB"):
         table.add_column(col)
     for r in report["results"]:
         frac = f"{100 * r['roofline_fraction']:.1f}%" if r["roofline_fraction"] is not None else "?"
         table.add_row(r["model"], r["path"], str(r["threads"]), f"{r['median_ms']:.1f}",
-                      f"{r['p10_ms']:.1f}-{r['p90_ms']:.1f}", f"{r['gflop_per_s']:.1f}", frac)
+                      f"{r['p10_ms']:.1f}-{r['p90_ms']:.1f}", f"{r['gflop_per_s']:.1f}", frac, f"{r['load_ms']:.0f}",
+                      f"{r['first_inference_ms']:.1f}", f"{r['peak_rss_mb']:.0f}")
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     for r in report.get("ratios", []):

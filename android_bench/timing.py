@@ -6,7 +6,8 @@ whichever command times it.
   (`benchmark_inputs`, models.sample_inputs), batch 1; the host makes them and the device gets them as a file;
 - cold start: load time and the first inference, timed on their own before any warm-up (`cold_start`);
 - warm-up: WARMUP untimed runs; then RUNS timed runs, each after a PAUSE_S pause; several runtimes timed
-  together alternate in turns of one untimed and up to BLOCK timed runs (`time_interleaved`);
+  together alternate in turns of one untimed and up to BLOCK timed runs (`time_turns`), each runtime in this
+  process (`time_interleaved`) or in its own (android_bench.isolated);
 - denormal floats flushed to zero while timing (`denormals`, recorded);
 - peak resident memory: the process's own high-water mark (`peak_rss_mb`).
 
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 WARMUP = 5
 RUNS = 30
 PAUSE_S = 0.02
-BLOCK = 10  # timed runs per turn when several runtimes alternate (time_interleaved)
+BLOCK = 10  # timed runs per turn when several runtimes alternate (time_turns)
 DENORMALS = {"flush": "flushed to zero (FTZ/DAZ) while timing", "keep": "kept (IEEE)"}
 INPUTS = "padded sentence pairs (models.SENTENCE_PAIRS through the model's tokenizer), batch 1"
 
@@ -55,36 +56,58 @@ def cold_start(open_runtime, feed: dict):
     return runtime, {"load_ms": load_ms, "first_inference_ms": (time.perf_counter() - start) * 1e3}
 
 
+class InProcess:
+    """One runtime timed in this process: what the protocol's turns do, run by run."""
+
+    def __init__(self, runtime, feed):
+        self.runtime, self.feed = runtime, feed
+
+    def warm(self, n: int) -> None:
+        for _ in range(n):
+            self.runtime.run(self.feed)
+
+    def turn(self, n: int) -> list[float]:
+        """One untimed run (back in the warm state after whatever ran before), then `n` timed runs, each
+        after a PAUSE_S pause; ms."""
+        self.runtime.run(self.feed)
+        times = []
+        for _ in range(n):
+            time.sleep(PAUSE_S)
+            start = time.perf_counter()
+            self.runtime.run(self.feed)
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
+
+
 def time_interleaved(runtimes: dict, feeds: dict, *, runs: int = RUNS, warmup: int = WARMUP,
                      block: int = BLOCK) -> dict[object, list[float]]:
+    """Timings in ms of runtimes in this process, each on its own inputs (`feeds`, same keys): `time_turns`."""
+    return time_turns({key: InProcess(rt, feeds[key]) for key, rt in runtimes.items()}, runs=runs, warmup=warmup,
+                      block=block)
+
+
+def time_turns(timers: dict, *, runs: int = RUNS, warmup: int = WARMUP, block: int = BLOCK) -> dict[object, list[float]]:
     """Timings in ms: `warmup` untimed runs each, then turns in a round robin (A B C A B C ...) until each
-    runtime has `runs` timings; in its turn a runtime runs once untimed (back in its warm state after the
-    others) and then up to `block` timed runs, on its own inputs (`feeds`, same keys). One runtime is the case
+    timer has `runs` timings; a turn is one untimed run and up to `block` timed runs (`InProcess.turn`). A
+    timer is an `InProcess` runtime or one in its own process (android_bench.isolated); one timer is the case
     of one, so a runtime alone (the Python runner) and among others (efficiency) measure the same thing.
 
     Why turns, not single runs: a run right after another model's is slower, and an app runs its one model
-    again and again. Seq 128, 1 thread, 12 paths in one process (2-core EPYC, AVX-512 VNNI): alternating single runs
-    were 2-22% slower than the same path alone (SqueezeBERT ExecuTorch fp32 61.2 vs 50.1 ms); turns of 5 cut
-    that to 0-8%. With turns of 10, android_bench.efficiency (14 paths in one process) and `android_bench
-    --device local` (one runtime per process) agreed within 11% at 1 thread on all 12 artifacts; at 2 threads
-    on 2 cores the same command moves by up to 25% from run to run. Turns still alternate, so drift reaches
-    every path.
+    again and again. Seq 128, 1 thread, 12 paths in one process (2-core EPYC, AVX-512 VNNI): alternating single
+    runs were 2-22% slower than the same path alone (SqueezeBERT ExecuTorch fp32 61.2 vs 50.1 ms); turns of 5
+    cut that to 0-8%. Turns still alternate, so drift reaches every path.
 
     Each timed run starts after a short pause: the thread pool of the runtime that ran before keeps spinning
     for a while (ORT's, XNNPACK's) and, on a 2-core machine, steals the next runtime's second thread. With 2
     threads, ORT int8 SqueezeBERT measured 50.9 ms right after ORT fp32, 37.0 ms after a 20 ms pause."""
-    for key, rt in runtimes.items():
-        for _ in range(warmup):
-            rt.run(feeds[key])
-    times = {k: [] for k in runtimes}
+    for timer in timers.values():
+        timer.warm(warmup)
+    times = {k: [] for k in timers}
     while any(len(t) < runs for t in times.values()):
-        for key, rt in runtimes.items():
-            rt.run(feeds[key])  # untimed: the turn's re-warm
-            for _ in range(min(block, runs - len(times[key]))):
-                time.sleep(PAUSE_S)
-                start = time.perf_counter()
-                rt.run(feeds[key])
-                times[key].append((time.perf_counter() - start) * 1e3)
+        for key, timer in timers.items():
+            missing = min(block, runs - len(times[key]))
+            if missing:
+                times[key].extend(timer.turn(missing))
     return times
 
 

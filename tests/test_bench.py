@@ -247,3 +247,39 @@ def test_interleaved_timing_alternates_turns_that_start_with_an_untimed_rewarm()
     turns = "".join(calls)
     # warm-up, then turns of 1 untimed + 3 timed runs; the last turn has only the run still missing
     assert turns == "ab" + "aaaa" + "bbbb" + "aaaa" + "bbbb" + "aa" + "bb"
+
+
+def test_isolated_timers_run_each_runtime_in_its_own_process(artifacts):
+    """android_bench.isolated on two real tiny ONNX artifacts: turns, cold start and each worker's own peak RSS."""
+    from functools import partial
+
+    from android_bench import timing
+    from android_bench.artifacts import artifact_folder
+    from android_bench.isolated import Isolated
+    from export.runtimes import load_artifact
+    import models
+
+    feed = timing.benchmark_inputs(models.load("bert-tiny", weights="random").tokenizer, 48)
+    timers = {m: Isolated(m, partial(load_artifact, artifact_folder(artifacts, m, "onnx", "fp32", 48), threads=1),
+                          feed) for m in ("squeezebert-tiny", "bert-tiny")}
+    try:
+        times = timing.time_turns(timers, runs=4, warmup=1, block=3)
+        assert {m: len(t) for m, t in times.items()} == dict.fromkeys(timers, 4)
+        assert all(ms > 0 for t in times.values() for ms in t)
+        for timer in timers.values():
+            assert timer.cold_start["load_ms"] > 0 and timer.cold_start["first_inference_ms"] > 0
+            pid = timer.process.pid
+            assert timer.stop()["peak_rss_mb"] > 20 and not timer.process.is_alive() and pid != os.getpid()
+    finally:
+        for timer in timers.values():
+            timer.kill()
+
+
+def test_isolated_timer_that_cannot_open_names_its_path(tmp_path):
+    from functools import partial
+
+    from android_bench.isolated import Isolated
+    from export.runtimes import load_artifact
+
+    with pytest.raises(RuntimeError, match=r"^squeezebert onnx-fp32: .*missing"):
+        Isolated("squeezebert onnx-fp32", partial(load_artifact, tmp_path / "missing", threads=1), {})

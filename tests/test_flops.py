@@ -106,6 +106,8 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     paths = {(r["model"], r["path"]) for r in report["results"]}
     assert {("squeezebert-tiny", "onnx-fp32"), ("bert-tiny", "peer-onnx")} <= paths
     assert all(r["gflop_per_s"] > 0 and r["roofline_fraction"] > 0 for r in report["results"])
+    # every path timed in its own process: its cold start and its own peak RSS
+    assert all(r["load_ms"] > 0 and r["first_inference_ms"] > 0 and r["peak_rss_mb"] > 20 for r in report["results"])
     assert {r["path"] for r in report["ratios"]} >= {"onnx-fp32", "peer-onnx"}
     assert report["best_ours_vs_best_peer"]["1"]["ours"]["path"] == "onnx-fp32"
     [at_best] = report["ratios_at_best_precision"]  # one format, one precision, one thread count

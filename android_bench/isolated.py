@@ -1,0 +1,80 @@
+"""Runtimes timed each in its own process, the parent driving android_bench.timing's turns.
+
+`android_bench.efficiency` times a dozen paths against each other. Loaded together in one process they
+measured up to 24% slower at 2 threads than the same artifact timed alone by `android_bench --device local`
+(seq 128, 2-core EPYC: SqueezeBERT ONNX int8, BERT ExecuTorch int8), because one process's runtimes share its
+allocator, its OpenMP/thread-pool state and its page layout. A phone app holds one model, so each path here gets
+a process of its own, like the Python runner: it opens the runtime once (timed: load and first inference), then
+waits on a pipe while the others take their turns, and reports its own peak resident memory at the end.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+
+from . import timing
+
+
+def _serve(conn, open_runtime, feed, denormals: str) -> None:
+    """The worker: open the runtime, then run what the parent asks ("warm", "turn", "stop") until "stop"."""
+    try:
+        with timing.denormals(denormals):  # thread pools take the flags when they start: open inside
+            runtime, cold = timing.cold_start(open_runtime, feed)
+            conn.send(("ready", cold))
+            timer = timing.InProcess(runtime, feed)
+            while True:
+                command, n = conn.recv()
+                if command == "warm":
+                    conn.send(("ok", timer.warm(n)))
+                elif command == "turn":
+                    conn.send(("ok", timer.turn(n)))
+                else:
+                    conn.send(("ok", {"peak_rss_mb": timing.peak_rss_mb()}))
+                    return
+    except Exception as exc:  # the parent says which path failed; the message is the worker's
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class Isolated:
+    """A timer (android_bench.timing.time_turns) whose runtime lives in a process of its own.
+
+    `open_runtime` is a picklable callable (a module-level function or a functools.partial of one) that returns
+    the runtime; it runs in the worker, which is started with "spawn" so it inherits no thread pools."""
+
+    def __init__(self, label: str, open_runtime, feed: dict, *, denormals: str = "flush"):
+        self.label = label
+        self.conn, child = mp.get_context("spawn").Pipe()
+        self.process = mp.get_context("spawn").Process(target=_serve, args=(child, open_runtime, feed, denormals),
+                                                        daemon=True, name=f"timing {label}")
+        self.process.start()
+        child.close()
+        self.cold_start = self._reply()  # {"load_ms", "first_inference_ms"}
+
+    def _reply(self):
+        try:
+            status, value = self.conn.recv()
+        except EOFError:
+            self.process.join(5)
+            raise RuntimeError(f"{self.label}: its timing process died (exit code {self.process.exitcode})") from None
+        if status == "error":
+            raise RuntimeError(f"{self.label}: {value}")
+        return value
+
+    def warm(self, n: int) -> None:
+        self.conn.send(("warm", n))
+        self._reply()
+
+    def turn(self, n: int) -> list[float]:
+        self.conn.send(("turn", n))
+        return self._reply()
+
+    def stop(self) -> dict:
+        """{"peak_rss_mb"} of the worker, which then exits."""
+        self.conn.send(("stop", 0))
+        memory = self._reply()
+        self.process.join(30)
+        return memory
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
