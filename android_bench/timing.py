@@ -9,7 +9,7 @@ whichever command times it.
   together alternate in turns of one untimed and up to BLOCK timed runs (`time_turns`), each runtime in this
   process (`time_interleaved`) or in its own (android_bench.isolated);
 - denormal floats flushed to zero while timing (`denormals`, recorded);
-- peak resident memory: the process's own high-water mark (`peak_rss_mb`).
+- peak resident memory: the process's own high-water mark (`peak_rss_mb`, VmHWM).
 
 No torch or transformers at import: this module is pushed to devices with the Python runner.
 """
@@ -112,8 +112,18 @@ def time_turns(timers: dict, *, runs: int = RUNS, warmup: int = WARMUP, block: i
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (Linux reports ru_maxrss in KiB, macOS in bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """This process's peak resident set size so far: VmHWM of /proc/self/status (Linux, Android), else ru_maxrss.
+
+    Not ru_maxrss where VmHWM exists: Linux keeps ru_maxrss across exec, so a worker started from a big parent
+    reported the parent's peak (every android_bench.efficiency worker read 1515 MB, the parent's, at seq 128)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
 
