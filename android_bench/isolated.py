@@ -1,11 +1,11 @@
 """Runtimes timed each in its own process, the parent driving android_bench.timing's turns.
 
-`android_bench.efficiency` times a dozen paths against each other. Loaded together in one process they
-measured up to 24% slower at 2 threads than the same artifact timed alone by `android_bench --device local`
-(seq 128, 2-core EPYC: SqueezeBERT ONNX int8, BERT ExecuTorch int8), because one process's runtimes share its
-allocator, its OpenMP/thread-pool state and its page layout. A phone app holds one model, so each path here gets
-a process of its own, like the Python runner: it opens the runtime once (timed: load and first inference), then
-waits on a pipe while the others take their turns, and reports its own peak resident memory at the end.
+`android_bench.efficiency` times a dozen paths against each other. A phone app holds one model, and
+`android_bench --device local` runs each artifact in a process of its own, so each path here gets one too: it
+opens the runtime once (timed: load and first inference), then waits on a pipe while the others take their
+turns, and reports its own peak resident memory (VmHWM) at the end. Measured 2026-12-03 (seq 128, 2-core EPYC,
+AVX-512 VNNI): this did not close the whole gap to the local device; ONNX Runtime paths were still 23-26%
+slower here at 1 thread while TFLite agreed within 0-12% (issue 18).
 """
 from __future__ import annotations
 
