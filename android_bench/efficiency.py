@@ -97,6 +97,7 @@ def run(args) -> dict:
     from export import write_json_atomic
 
     from .artifacts import conversion_order, ensure_artifact
+    from .results import COLD_START
     from .timing import DENORMALS
     from .flops import count_flops, roofline
 
@@ -142,7 +143,7 @@ def run(args) -> dict:
                                       "p10_ms": float(np.percentile(samples, 10)),
                                       "p90_ms": float(np.percentile(samples, 90)),
                                       "gflop_per_s": gflops, "roofline_fraction": gflops / peak if peak else None,
-                                      **{k: m[k] for k in ("load_ms", "first_inference_ms", "peak_rss_mb")}})
+                                      **{k: m[k] for k in COLD_START}})
         report = _with_ratios(report, names)
         write_json_atomic(args.out / "efficiency.json", report)  # saved after every thread count
     _print(report, names)

@@ -42,9 +42,10 @@ class Isolated:
 
     def __init__(self, label: str, open_runtime, feed: dict, *, denormals: str = "flush"):
         self.label = label
-        self.conn, child = mp.get_context("spawn").Pipe()
-        self.process = mp.get_context("spawn").Process(target=_serve, args=(child, open_runtime, feed, denormals),
-                                                        daemon=True, name=f"timing {label}")
+        spawn = mp.get_context("spawn")
+        self.conn, child = spawn.Pipe()
+        self.process = spawn.Process(target=_serve, args=(child, open_runtime, feed, denormals), daemon=True,
+                                     name=f"timing {label}")
         self.process.start()
         child.close()
         self.cold_start = self._reply()  # {"load_ms", "first_inference_ms"}
