@@ -21,9 +21,14 @@ SENTENCE_PAIRS = [
 def sample_inputs(tokenizer, *, seq_len: int = 128, batch: int = 1, offset: int = 0) -> dict[str, np.ndarray]:
     """`batch` sentence pairs tokenized and padded to `seq_len`, as int64 arrays named like the model's inputs."""
     pairs = [SENTENCE_PAIRS[(offset + i) % len(SENTENCE_PAIRS)] for i in range(batch)]
+    # A pair needs 3 special tokens: below that the tokenizer cannot truncate it and returns it whole, so the
+    # premise alone ([CLS] [SEP] at 2, what an empty text gives).
+    texts = ([p for p, _ in pairs], [h for _, h in pairs]) if seq_len >= 3 else ([p for p, _ in pairs],)
     enc = tokenizer(
-        [p for p, _ in pairs], [h for _, h in pairs],
-        padding="max_length", truncation=True, max_length=seq_len, return_tensors="np",
+        *texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="np",
         return_token_type_ids=True, return_attention_mask=True,
     )
-    return {name: np.ascontiguousarray(enc[name], dtype=np.int64) for name in INPUT_NAMES}
+    out = {name: np.ascontiguousarray(enc[name], dtype=np.int64) for name in INPUT_NAMES}
+    if out["input_ids"].shape != (batch, seq_len):  # the tokenizer ignored max_length: never feed that as seq_len
+        raise ValueError(f"sample inputs came out {out['input_ids'].shape}, not ({batch}, {seq_len})")
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 from ._inputs import sample_inputs
 from ._registry import REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
 from ._tokenizer import uncased_tokenizer
-from .contract import IOContract, OutputHead, task_contract
+from .contract import MIN_SEQUENCE, IOContract, OutputHead, task_contract
 from .errors import UserError
 
 log = logging.getLogger("models")
@@ -68,9 +68,9 @@ class LoadedModel:
         return int(self.config.max_position_embeddings)
 
     def check_seq_len(self, seq_len: int) -> None:
-        if not 2 <= seq_len <= self.max_seq_len:
+        if not MIN_SEQUENCE <= seq_len <= self.max_seq_len:
             raise UserError(
-                f"--seq-len {seq_len} is outside 2..{self.max_seq_len} "
+                f"--seq-len {seq_len} is outside {MIN_SEQUENCE}..{self.max_seq_len} "
                 f"(max_position_embeddings of {self.name}); pick a value in that range"
             )
 

@@ -20,6 +20,7 @@ POOLINGS = ("mean", "cls", "pooler")
 # The symbolic dims that a format may keep dynamic, with the range a dynamic export accepts.
 BATCH, SEQUENCE = "batch", "sequence"
 MAX_BATCH = 64
+MIN_SEQUENCE = 2  # [CLS] [SEP]: what an empty text tokenizes to
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class IOContract:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     sizes: tuple[tuple[str, int], ...]  # fixed sizes of the model's symbols: hidden, labels
-    max_sequence: int  # max_position_embeddings
+    max_sequence: int  # max_position_embeddings, or less where a format bounds the sequence (TFLite: --seq-len)
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -76,16 +77,20 @@ class IOContract:
     def output_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.outputs)
 
-    def specialize(self, *, batch: int | None = None, sequence: int | None = None,
+    def specialize(self, *, batch: int | None = None, sequence: int | None = None, max_sequence: int | None = None,
                    input_dtype: str | None = None) -> "IOContract":
-        """The contract as a format implements it: `batch` / `sequence` fixed where given, ids of `input_dtype`."""
+        """The contract as a format implements it: `batch` / `sequence` fixed where given, the sequence dynamic up
+        to `max_sequence` where given, ids of `input_dtype`."""
+        if max_sequence is not None and not MIN_SEQUENCE <= max_sequence <= self.max_sequence:
+            raise ValueError(f"max_sequence {max_sequence} is outside {MIN_SEQUENCE}..{self.max_sequence}")
         fixed = {BATCH: batch, SEQUENCE: sequence}
 
         def fix(spec: TensorSpec, dtype: str) -> TensorSpec:
             return replace(spec, dtype=dtype, dims=tuple(fixed.get(d) or d if isinstance(d, str) else d
                                                          for d in spec.dims))
         return replace(self, inputs=tuple(fix(t, input_dtype or t.dtype) for t in self.inputs),
-                       outputs=tuple(fix(t, t.dtype) for t in self.outputs))
+                       outputs=tuple(fix(t, t.dtype) for t in self.outputs),
+                       max_sequence=max_sequence or self.max_sequence)
 
     def dynamic_dims(self, spec: TensorSpec) -> dict[int, str]:
         """Axis -> symbol of the dims still dynamic (batch, sequence) in `spec`."""
@@ -95,7 +100,7 @@ class IOContract:
         return {t.name: axes for t in self.inputs + self.outputs if (axes := self.dynamic_dims(t))}
 
     def dim_range(self, symbol: str) -> tuple[int, int]:
-        return (1, MAX_BATCH) if symbol == BATCH else (2, self.max_sequence)
+        return (1, MAX_BATCH) if symbol == BATCH else (MIN_SEQUENCE, self.max_sequence)
 
     def torch_export_dims(self) -> tuple[dict, ...]:
         """torch.export `dynamic_shapes` for the inputs, one shared Dim per symbol."""
