@@ -72,7 +72,7 @@ def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C: temporary folders go, children die
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    for noisy in ("torch", "torchao", "jax", "absl", "tensorflow", "onnx2tf", "executorch"):
+    for noisy in ("torch", "torchao", "jax", "absl", "tensorflow", "onnx2tf", "executorch", "onnx_ir", "onnxscript"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
         main(args)

@@ -5,6 +5,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
+from models.contract import MIN_SEQUENCE
 from models.errors import UserError
 
 # Format name -> module that registers it. Order = order of `python -m export`.
@@ -22,7 +23,9 @@ class Format:
     variant: str = ""  # file-name tag between task and precision, e.g. "xnnpack"
     add_options: Callable | None = None  # add_options(argparse parser): format-specific flags
     fixed_batch: int | None = None  # the batch the file is fixed to; None: dynamic
-    fixed_sequence: bool = False  # True: the file is fixed to the export's sequence length (TFLite)
+    # True: the file takes sequence lengths 2..the export's --seq-len (TFLite: resizable, its position table cut
+    # there); False: any length the model's position embeddings allow
+    bounded_sequence: bool = False
     input_dtype: str = "int64"  # dtype of the ids and masks the file takes
     # prepare(loaded, options) -> loaded: checks the format's options before any work and returns the model as the
     # files implement it (e.g. with an app head, models.OutputHead)
@@ -33,25 +36,28 @@ class Format:
 
     @property
     def dynamic_shapes(self) -> bool:
-        return not self.fixed_sequence
+        return True  # every format's files take more than one sequence length
 
     @property
     def dynamic_batch(self) -> bool:
-        return self.dynamic_shapes and self.fixed_batch is None
+        return self.fixed_batch is None
 
     def contract(self, loaded, seq_len: int):
-        """The task's contract as this format's files implement it at `seq_len`."""
-        return loaded.contract.specialize(batch=1 if self.fixed_sequence else self.fixed_batch,
-                                          sequence=seq_len if self.fixed_sequence else None,
+        """The task's contract as this format's files implement it when exported at `seq_len`."""
+        return loaded.contract.specialize(batch=self.fixed_batch, max_sequence=seq_len if self.bounded_sequence else None,
                                           input_dtype=self.input_dtype)
+
+    def seq_len_range(self, seq_len: int) -> tuple[int, int] | None:
+        """The sequence lengths a file exported at `seq_len` takes, where the format bounds them (else None)."""
+        return (MIN_SEQUENCE, seq_len) if self.bounded_sequence else None
 
 
 def register_format(name: str, *, suffix: str, variant: str = "", add_options: Callable | None = None,
-                    fixed_batch: int | None = None, fixed_sequence: bool = False, input_dtype: str = "int64",
+                    fixed_batch: int | None = None, bounded_sequence: bool = False, input_dtype: str = "int64",
                     prepare: Callable | None = None, package: Callable | None = None):
     def wrap(convert):
-        _FORMATS[name] = Format(name, suffix, convert, variant, add_options, fixed_batch, fixed_sequence, input_dtype,
-                                prepare, package)
+        _FORMATS[name] = Format(name, suffix, convert, variant, add_options, fixed_batch, bounded_sequence,
+                                input_dtype, prepare, package)
         return convert
     return wrap
 

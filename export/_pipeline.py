@@ -79,8 +79,19 @@ def artifact_stem(loaded, fmt: Format, precision: str) -> str:
     return "_".join(p for p in parts if p)
 
 
-def validation_shapes(loaded, seq_len: int, *, dynamic: bool, dynamic_batch: bool = True) -> list[tuple[int, int]]:
-    """The export shape and, for dynamic-shape formats, another (batch and) sequence length."""
+def validation_lengths(low: int, high: int) -> list[int]:
+    """The lengths a file taking `low..high` is validated at: both ends and the powers of two between them (from 8),
+    so every length it takes is within a factor of 2 of a validated one."""
+    return sorted({low, high, *(2 ** k for k in range(3, high.bit_length()) if low < 2 ** k < high)})
+
+
+def validation_shapes(loaded, seq_len: int, *, dynamic: bool, dynamic_batch: bool = True,
+                      seq_len_range: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """The (batch, sequence) shapes an artifact is validated at: every validation length of a file with a bounded
+    range (`seq_len_range`, batch 1); else the export shape and, for dynamic-shape formats, another (batch and)
+    sequence length."""
+    if seq_len_range is not None:
+        return [(1, length) for length in validation_lengths(*seq_len_range)]
     if not dynamic:
         return [(1, seq_len)]
     other = seq_len // 2 if seq_len >= 16 else min(seq_len + 8, loaded.max_seq_len)
@@ -163,14 +174,16 @@ def _finish(fmt, loaded, converted: Converted, out: Path, *, precision: str, pro
 def validate(fmt: Format, loaded, converted: Converted, *, precision: str, seq_len: int, threads) -> dict:
     """Every model file against eager, at the export shape (and another where the format is dynamic)."""
     tolerance = tolerance_for(loaded, precision)
-    shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch)
+    seq_len_range = fmt.seq_len_range(seq_len)
+    shapes = validation_shapes(loaded, seq_len, dynamic=fmt.dynamic_shapes, dynamic_batch=fmt.dynamic_batch,
+                               seq_len_range=seq_len_range)
     validation = {}
     for file in converted.files:
         if converted.compare is not None:
             runtime_name, results, report = converted.compare(loaded, file, tolerance=tolerance, threads=threads)
         else:
             runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
-                                   threads=threads)
+                                   threads=threads, seq_len_range=seq_len_range)
             runtime_name = runtime.name
             results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
         for line in report:
@@ -203,6 +216,7 @@ def build_manifest(fmt: Format, loaded, converted: Converted, contract: IOContra
         "precision": precision,
         "graph": graph,
         "seq_len": seq_len,
+        **({"seq_len_range": list(r)} if (r := fmt.seq_len_range(seq_len)) else {}),
         "dynamic_shapes": fmt.dynamic_shapes,
         "dynamic_batch": fmt.dynamic_batch,
         "inputs": inputs,

@@ -52,7 +52,8 @@ def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float
     else:
         runtime = load_artifact(artifact_dir, threads=threads)
         shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"],
-                                   dynamic_batch=manifest.get("dynamic_batch", True))
+                                   dynamic_batch=manifest.get("dynamic_batch", True),
+                                   seq_len_range=manifest.get("seq_len_range"))
         results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
     for line in report:
         log.info("%s", line)

@@ -1,11 +1,11 @@
 """A TFLite that shows what MediaPipe's tokenizer feeds a model. Run as a subprocess (TensorFlow):
 
-    python -m tests.mediapipe_probe OUT.tflite SEQ_LEN
+    python -m tests.mediapipe_probe OUT.tflite
 
-Three int32 [1, SEQ_LEN] inputs (input_ids, attention_mask, token_type_ids, as our assets have), one float32
-[1, 3 * SEQ_LEN] output that is those inputs side by side. With our MediaPipe metadata on it (the same writer and
+Three int32 [1, -1] inputs (input_ids, attention_mask, token_type_ids, resizable as our assets are), one float32
+[1, 3 * length] output that is those inputs side by side. With our MediaPipe metadata on it (the same writer and
 vocab.txt as an asset's), TextEmbedder's "embedding" of a string is exactly the ids, mask and segment ids that
-MediaPipe's BertTokenizer made of it.
+MediaPipe's BertTokenizer made of it, at the length MediaPipe fed.
 """
 import os
 import sys
@@ -13,10 +13,10 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def build(out: str, seq_len: int) -> None:
+def build(out: str) -> None:
     import tensorflow as tf
 
-    specs = [tf.TensorSpec([1, seq_len], tf.int32, name=n) for n in ("input_ids", "attention_mask", "token_type_ids")]
+    specs = [tf.TensorSpec([1, None], tf.int32, name=n) for n in ("input_ids", "attention_mask", "token_type_ids")]
 
     class Probe(tf.Module):
         @tf.function(input_signature=specs)
@@ -31,4 +31,4 @@ def build(out: str, seq_len: int) -> None:
 
 
 if __name__ == "__main__":
-    build(sys.argv[1], int(sys.argv[2]))
+    build(sys.argv[1])

@@ -1,6 +1,7 @@
 """TFLite app assets in the client apps really use: MediaPipe Tasks' TextClassifier and TextEmbedder, fed raw
-strings, against the Hugging Face tokenizer + PyTorch eager with the same head; and MediaPipe's tokenizer read
-back exactly (tests/mediapipe_probe.py) on every tokenizer case the asset ships."""
+strings, against the Hugging Face tokenizer + PyTorch eager with the same head on the unpadded ids (the assets are
+resizable: MediaPipe runs them at the text's length); and MediaPipe's tokenizer read back exactly, length included
+(tests/mediapipe_probe.py), on every tokenizer case the asset ships."""
 from __future__ import annotations
 
 import json
@@ -23,9 +24,9 @@ from tests.test_models import make_fine_tuned_squeezebert
 
 ATOL = 1e-4  # fp32 against eager
 INT8_MIN_COSINE = export._pipeline.INT8_MIN_COSINE  # the project's int8 tolerance (mean cosine vs eager)
-SEQ = 48  # tiny configs: not 64, their hidden size (see tests/test_tflite.py)
+SEQ = 48  # the assets' maximum: 2..48 tokens
 APP = {"metadata": "mediapipe"}
-# Texts MediaPipe's tokenizer turns into Hugging Face's ids (the kinds not in TOKENIZER_DIFFERENCES)
+# Texts MediaPipe's tokenizer turns into Hugging Face's ids (the kinds not in TOKENIZER_DIFFERENCES), within SEQ
 SAME_IDS = [text for kind, text in models.TEXTS if kind not in TOKENIZER_DIFFERENCES]
 
 
@@ -38,9 +39,9 @@ def _embedder(path):
 
 
 def _eager(loaded, text: str, seq_len: int) -> np.ndarray:
-    """HF tokenizer + eager with the asset's head, on the padded [1, seq_len] ids a fixed-length asset takes."""
-    enc = loaded.tokenizer(text, padding="max_length", truncation=True, max_length=seq_len, return_tensors="pt",
-                           return_token_type_ids=True)
+    """HF tokenizer + eager with the asset's head, on the text's own ids, unpadded (at most `seq_len`): what
+    MediaPipe feeds a resizable asset."""
+    enc = loaded.tokenizer(text, truncation=True, max_length=seq_len, return_tensors="pt", return_token_type_ids=True)
     with torch.inference_mode():
         return loaded.module(*[enc[n].long() for n in models.INPUT_NAMES])[0][0].numpy()
 
@@ -169,11 +170,12 @@ def test_the_same_file_runs_in_the_plain_litert_interpreter(app_assets):
     path, manifest = _model_file(folders["fp32"])
     assert manifest["file"]["sha256"] == export.sha256(path)  # the file with metadata is what the manifest lists
     runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
-    inputs = loaded.inputs(seq_len=SEQ, batch=1, offset=2)
-    got = runner(**{k: v.astype(np.int32) for k, v in inputs.items()})["probabilities"]
-    with torch.inference_mode():
-        want = loaded.module(*[torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES])[0].numpy()
-    np.testing.assert_allclose(got, want, atol=ATOL, rtol=0)
+    for seq_len in (SEQ, 13):  # one file, resized by the signature runner at each call
+        inputs = loaded.inputs(seq_len=seq_len, batch=1, offset=2)
+        got = runner(**{k: v.astype(np.int32) for k, v in inputs.items()})["probabilities"]
+        with torch.inference_mode():
+            want = loaded.module(*[torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES])[0].numpy()
+        np.testing.assert_allclose(got, want, atol=ATOL, rtol=0)
     assert manifest["validation"]["max_abs_diff"]["probabilities"] <= ATOL
 
 
@@ -215,9 +217,10 @@ def test_pooling_and_normalize_flags_shape_the_embedding(app_assets):
             assert abs(np.linalg.norm(got) - 1) < 1e-5
 
 
-def _mediapipe_ids(probe, text: str, seq_len: int) -> dict[str, list[int]]:
+def _mediapipe_ids(probe, text: str) -> dict[str, list[int]]:
+    """The ids, mask and segment ids MediaPipe fed the resizable probe, at the length it fed them."""
     flat = np.asarray(probe.embed(text).embeddings[0].embedding).round().astype(np.int64)
-    return dict(zip(("input_ids", "attention_mask", "token_type_ids"), flat.reshape(3, seq_len).tolist()))
+    return dict(zip(("input_ids", "attention_mask", "token_type_ids"), flat.reshape(3, -1).tolist()))
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +232,7 @@ def probe(app_assets, tmp_path_factory):
     loaded, folders = app_assets("squeezebert-tiny", "feature-extraction")
     folder = tmp_path_factory.mktemp("probe")
     path = folder / "probe.tflite"
-    done = subprocess.run([sys.executable, "-m", "tests.mediapipe_probe", str(path), str(SEQ)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "tests.mediapipe_probe", str(path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     inputs = signature_tensors(path)["inputs"]
@@ -254,7 +257,7 @@ def test_mediapipe_tokenizer_differs_exactly_where_the_manifest_says(probe):
             "pair", "pair truncation"} <= kinds  # what the issue asks the cases to cover
     differs, same = set(), set()
     for case in (c for c in cases if "text_pair" not in c):  # MediaPipe takes one string
-        got = _mediapipe_ids(embedder, case["text"], SEQ)
+        got = _mediapipe_ids(embedder, case["text"])
         want = {k: case[k] for k in got}
         (same if got == want else differs).add(case["kind"])
     print("MediaPipe differs on", sorted(differs), "| same ids on", sorted(same))
@@ -282,8 +285,41 @@ def test_the_advice_makes_mediapipe_match_hugging_face(probe):
     for case in models.read_tokenizer_cases(folder / models.CASES_FILE):
         if "text_pair" in case:
             continue
-        got = _mediapipe_ids(embedder, _app_side_normalisation(case["text"]), SEQ)
+        got = _mediapipe_ids(embedder, _app_side_normalisation(case["text"]))
+        if case["kind"] == "truncation":  # MediaPipe feeds every token: HF's truncated ids, then the rest
+            assert len(got["input_ids"]) > SEQ and got["input_ids"][:SEQ - 1] == case["input_ids"][:-1]
+            continue
         assert got == {k: case[k] for k in got}, (case["kind"], case["text"][:40])
+
+
+def test_mediapipe_feeds_a_resizable_asset_the_real_length(probe):
+    """MediaPipe pads nothing: the tensors it feeds are as long as the text's tokens, every one attended."""
+    embedder, _ = probe
+    tokenizer = models.uncased_tokenizer()  # the probe's vocab.txt is the asset's: the uncased WordPiece one
+    lengths = set()
+    for text in SAME_IDS:
+        got = _mediapipe_ids(embedder, text)
+        assert len(got["input_ids"]) == len(tokenizer(text)["input_ids"]) and all(got["attention_mask"])
+        lengths.add(len(got["input_ids"]))
+    assert min(lengths) == 2 and len(lengths) >= 10  # the empty text, and many lengths from one file
+
+
+def test_a_text_over_the_maximum_fails_in_mediapipe_as_the_manifest_says(app_assets):
+    """MediaPipe truncates nothing for a resizable model: SEQ tokens run, SEQ + 1 fail the call (the position
+    table has SEQ rows), and the task stays broken after it."""
+    loaded, folders = app_assets("squeezebert-tiny", "sequence-classification")
+    path, manifest = _model_file(folders["fp32"])
+    assert manifest["mediapipe"]["max_tokens"] == SEQ and f"over {SEQ} tokens" in manifest["mediapipe"]["longer_text"]
+    fits, over = "word " * (SEQ - 2), "word " * (SEQ - 1)  # one token a word, plus [CLS] and [SEP]
+    assert len(loaded.tokenizer(over)["input_ids"]) == SEQ + 1
+    labels = (folders["fp32"] / "labels.txt").read_text().splitlines()
+    with _classifier(path) as classifier:
+        scores, _ = _scores(classifier.classify(fits), labels)
+        np.testing.assert_allclose(scores, _eager(loaded, fits, SEQ), atol=ATOL, rtol=0)
+        with pytest.raises(RuntimeError):
+            classifier.classify(over)
+        with pytest.raises(RuntimeError):
+            classifier.classify("a short text")
 
 
 def test_every_asset_ships_its_tokenizer_cases(app_assets):
@@ -293,9 +329,11 @@ def test_every_asset_ships_its_tokenizer_cases(app_assets):
         assert models.CASES_FILE in [a["name"] for a in manifest["assets"]]
         cases = models.read_tokenizer_cases(folder / models.CASES_FILE)
         assert len(cases) == len(models.TEXTS) + len(models.PAIRS)
-        assert all(len(c["input_ids"]) == SEQ for c in cases)  # at the asset's length, padded
+        # unpadded, at most the asset's maximum: what the resizable file is fed
+        assert all(2 <= len(c["input_ids"]) <= SEQ and all(c["attention_mask"]) for c in cases)
+        assert len(next(c for c in cases if c["kind"] == "plain")["input_ids"]) < SEQ
         long_pair = next(c for c in cases if c["kind"] == "pair truncation")
-        assert sum(long_pair["attention_mask"]) == SEQ
+        assert len(long_pair["input_ids"]) == SEQ
 
 
 @pytest.mark.parametrize("args, message", [

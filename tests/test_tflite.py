@@ -1,4 +1,5 @@
-"""TFLite app assets through onnx2tf: equivalence in the stock LiteRT interpreter, no Flex ops, the asset folder."""
+"""TFLite app assets through onnx2tf: one resizable file, equivalent to eager at every length it takes in the stock
+LiteRT interpreter, refusing the others in one line; no Flex ops; the asset folder."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 import export
 import models
+from export.runtimes import InputShapeError, load_artifact
 from export.tflite.ops import flex_ops, op_census
 from export._validate import eager_outputs
 from tests.test_models import make_fine_tuned_squeezebert
@@ -18,9 +20,7 @@ ATOL = 1e-4  # issue ceiling 1e-3; we hold fp32 TFLite to the same 1e-4 as every
 
 @pytest.fixture(scope="module")
 def assets(exported):
-    """(loaded, asset folder) per (model, task). seq_len 48, not 64: with seq_len == hidden size (64 in the
-    tiny configs) onnx2tf's layout inference mixes up the two axes and the pooler output comes out wrong
-    (caught by validation)."""
+    """(loaded, asset folder) per (model, task), taking 2..48 tokens."""
     def make(name, task):
         loaded, artifact = exported("tflite", name, task, 48)
         return loaded, artifact.dir
@@ -39,16 +39,50 @@ def test_tflite_matches_eager_through_the_signature_runner(assets, name, task):
     assert interpreter.get_signature_list() == {"serving_default": {
         "inputs": sorted(models.INPUT_NAMES), "outputs": sorted(loaded.output_names)}}
     runner = interpreter.get_signature_runner("serving_default")
-    assert {n: d["dtype"] for n, d in runner.get_input_details().items()} == {n: np.int32 for n in models.INPUT_NAMES}
-    inputs = loaded.inputs(seq_len=48, batch=1, offset=3)
-    got = runner(**{k: v.astype(np.int32) for k, v in inputs.items()})
-    want = eager_outputs(loaded, inputs)
+    details = runner.get_input_details()
+    assert {n: d["dtype"] for n, d in details.items()} == {n: np.int32 for n in models.INPUT_NAMES}
+    assert {n: d["shape_signature"].tolist() for n, d in details.items()} == {n: [1, -1] for n in models.INPUT_NAMES}
+    for seq_len in (48, 5, 29):  # lengths validation did not use, one file resized at each call
+        inputs = loaded.inputs(seq_len=seq_len, batch=1, offset=3)
+        got = runner(**{k: v.astype(np.int32) for k, v in inputs.items()})
+        want = eager_outputs(loaded, inputs)
+        for output in loaded.output_names:
+            assert got[output].shape == want[output].shape
+            np.testing.assert_allclose(got[output], want[output], atol=ATOL, rtol=0)
     for output in loaded.output_names:
-        assert got[output].shape == want[output].shape
-        np.testing.assert_allclose(got[output], want[output], atol=ATOL, rtol=0)
         assert manifest["validation"]["max_abs_diff"][output] <= ATOL
-    assert manifest["seq_len"] == 48 and manifest["dynamic_shapes"] is False
-    assert manifest["inputs"][0] == {"name": "input_ids", "dtype": "int32", "shape": [1, 48]}
+    assert (manifest["seq_len"], manifest["seq_len_range"]) == (48, [2, 48])
+    assert manifest["dynamic_shapes"] is True and manifest["dynamic_batch"] is False
+    assert [(s["batch"], s["seq_len"]) for s in manifest["validation"]["shapes"]] == [(1, n) for n in (2, 8, 16, 32, 48)]
+    assert manifest["inputs"][0] == {"name": "input_ids", "dtype": "int32", "shape": [1, "sequence"]}
+    assert manifest["tflite"]["shape_signature"] == {n: [1, -1] for n in models.INPUT_NAMES}
+    assert manifest["tflite"]["seq_len_range"] == [2, 48]
+
+
+@pytest.mark.parametrize("seq_len, batch, message", [
+    (49, 1, "takes 2..48 tokens (seq_len_range in its manifest), got 49: truncate the input to 48 tokens or export "
+            "with --seq-len 49"),
+    (1, 1, "takes 2..48 tokens (seq_len_range in its manifest), got 1: every text tokenizes to at least [CLS] [SEP]"),
+    (16, 2, "takes attention_mask of shape [1, any], got [2, 16]: feed that shape"),
+])
+def test_a_shape_outside_the_range_fails_in_one_line(assets, seq_len, batch, message):
+    loaded, out = assets("squeezebert-tiny", "feature-extraction")
+    runtime = load_artifact(out)
+    inputs = {n: np.ones((batch, seq_len), dtype=np.int64) for n in models.INPUT_NAMES}
+    with pytest.raises(InputShapeError) as error:
+        runtime.run(inputs)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_file_itself_refuses_a_length_over_its_maximum(assets):
+    """The position table has 48 rows: past it the interpreter fails too (an app that skips our checks)."""
+    _, out = assets("squeezebert-tiny", "feature-extraction")
+    manifest = json.loads((out / "manifest.json").read_text())
+    runner = Interpreter(model_path=str(out / manifest["file"]["name"])).get_signature_runner("serving_default")
+    ones = {n: np.ones((1, 48), dtype=np.int32) for n in models.INPUT_NAMES}
+    runner(**ones)
+    with pytest.raises(RuntimeError):
+        runner(**{n: np.ones((1, 49), dtype=np.int32) for n in models.INPUT_NAMES})
 
 
 def test_no_flex_ops_and_the_census_is_recorded(assets):

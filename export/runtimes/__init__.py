@@ -24,6 +24,10 @@ class ArtifactError(UserError):
     """An artifact that cannot be loaded or run (corrupt, wrong format, missing manifest)."""
 
 
+class InputShapeError(UserError):
+    """Inputs of a shape the model file does not take (a length outside its range, another batch)."""
+
+
 class Runtime(Protocol):
     name: str
     input_names: list[str]
@@ -40,8 +44,10 @@ def register_runtime(*suffixes: str):
     return wrap
 
 
-def open_runtime(path: str | Path, *, input_names, output_names, threads: int | None = None) -> Runtime:
-    """Load the model file at `path` in the desktop runtime for its suffix."""
+def open_runtime(path: str | Path, *, input_names, output_names, threads: int | None = None,
+                 seq_len_range: tuple[int, int] | None = None) -> Runtime:
+    """Load the model file at `path` in the desktop runtime for its suffix. `seq_len_range`: the lengths a file
+    with a bounded sequence takes (its manifest's), refused outside it in one line by its runtime."""
     path = Path(path)
     suffix = path.suffix
     if suffix not in _MODULES:
@@ -50,8 +56,9 @@ def open_runtime(path: str | Path, *, input_names, output_names, threads: int | 
         raise ArtifactError(f"{path}: no such file; export it first")
     importlib.import_module(f"{__name__}.{_MODULES[suffix]}")
     cls = _RUNTIMES[suffix]
+    bounds = {"seq_len_range": tuple(seq_len_range)} if seq_len_range else {}  # only bounded formats take it
     try:
-        return cls(path, input_names=list(input_names), output_names=list(output_names), threads=threads)
+        return cls(path, input_names=list(input_names), output_names=list(output_names), threads=threads, **bounds)
     except UserError:
         raise
     except Exception as exc:  # the library's own message, reduced to one line
@@ -120,8 +127,9 @@ def load_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> Ru
         input_names=[i["name"] for i in manifest["inputs"]],
         output_names=[o["name"] for o in manifest["outputs"]],
         threads=threads,
+        seq_len_range=manifest.get("seq_len_range"),
     )
 
 
-__all__ = ["ArtifactError", "Runtime", "load_artifact", "open_runtime", "read_manifest", "read_verified",
-           "register_runtime", "verify_files"]
+__all__ = ["ArtifactError", "InputShapeError", "Runtime", "load_artifact", "open_runtime", "read_manifest",
+           "read_verified", "register_runtime", "verify_files"]

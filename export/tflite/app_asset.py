@@ -8,6 +8,10 @@ classification, so scores, score threshold and top-k mean probabilities; a poole
 feature extraction (MediaPipe makes one embedding per output tensor and would flatten [1, L, H]). The stock
 LiteRT interpreter runs the same file through its signature. `--metadata none` writes the plain tensors.
 
+The file's inputs are resizable ([1, -1]), so MediaPipe feeds it the text's tokens, unpadded, and truncates
+nothing: a text over the asset's maximum (`--seq-len`) fails the call and leaves the task unusable
+(tests/test_mediapipe.py measures both), hence the export's warning below the model's max_position_embeddings.
+
 MediaPipe's BertTokenizer is not Hugging Face's: it lower-cases ASCII only, strips no accents or other combining
 marks, keeps U+00A0 and control characters inside words, and takes one string, never a pair (it does split CJK
 ideographs, as HF does). TOKENIZER_DIFFERENCES says on which kinds of text its ids
@@ -16,15 +20,18 @@ differ (tests/test_mediapipe.py reads MediaPipe's ids on every tokenizer case an
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
 from models import CASES_FILE, TEXTS, OutputHead
+from models.contract import SEQUENCE
 from models.errors import UserError
 
 from ._steps import run_step
 from .ops import signature_tensors, subgraph_count
 
+log = logging.getLogger("export")
 METADATA_CHOICES = ("mediapipe", "none")
 # Kinds of text (models/_text_cases.py) on which MediaPipe's tokenizer gives other ids than Hugging Face's.
 TOKENIZER_DIFFERENCES = {
@@ -37,11 +44,14 @@ TOKENIZER_DIFFERENCES = {
     "Devanagari": "HF strips the combining vowel signs and virama (category Mn); MediaPipe keeps them",
     "no-break space": "HF splits at U+00A0 like at a space; MediaPipe keeps it inside the word",
     "control characters": "HF drops control and format characters (U+200B, BEL); MediaPipe keeps them",
+    "truncation": "HF truncates to the asset's maximum; MediaPipe truncates nothing for a resizable model: it feeds "
+                  "every token, and a text over the maximum fails the call (see mediapipe.longer_text)",
 }
 WHAT_TO_DO = ("before calling MediaPipe, lower-case the text (String.lowercase()), decompose it (Normalizer NFD), "
               "drop combining marks (\\p{Mn}) and control/format characters and turn U+00A0 into a space (measured: "
-              "MediaPipe then gives Hugging Face's ids on every case); test any tokenizer against "
-              "tokenizer_cases.jsonl")
+              "MediaPipe then gives Hugging Face's ids on every case within the asset's maximum); keep texts within "
+              "that maximum, or export with --seq-len set to the model's max_position_embeddings; test any "
+              "tokenizer against tokenizer_cases.jsonl")
 PAIRS = "MediaPipe's TextClassifier takes one string: pair tasks (MNLI premise + hypothesis) need the string-in ONNX"
 
 
@@ -105,13 +115,29 @@ def package(loaded, products, converted, *, precision: str, options: dict):
     run_step([sys.executable, "-m", "export.tflite.metadata", str(spec_path)], log_file=products.work / "metadata.log",
          what="writing MediaPipe metadata", keep=products.logs)
     written = json.loads(Path(spec["json_out"]).read_text())
+    _, max_tokens = products.contract.dim_range(SEQUENCE)
+    if precision == "fp32" and max_tokens < loaded.max_seq_len:
+        log.warning("MediaPipe feeds a resizable asset every token of a text: one over %d tokens will fail the call "
+                    "and leave the task unusable; --seq-len %d (max_position_embeddings) takes every text the model "
+                    "can, at no cost for short ones", max_tokens, loaded.max_seq_len)
     section = {"task": "TextClassifier" if classifier else "TextEmbedder", "writer": "mediapipe metadata_writers",
                "min_parser_version": written.get("min_parser_version"), "general": spec["general"],
                "tokenizer": "BertTokenizer process unit, vocab.txt embedded",
                "input_tensors": spec["tensors"], "output": {"tensor": tensors["outputs"][output], **loaded.head.record()},
                **({"labels": "labels.txt embedded as TENSOR_AXIS_LABELS"} if classifier else {}),
-               "tokenizer_vs_hugging_face": tokenizer_findings(), "turn_off": "--metadata none"}
+               "tokenizer_vs_hugging_face": tokenizer_findings(),
+               "real_length": "the inputs are resizable ([1, -1]): MediaPipe feeds the text's tokens, unpadded",
+               "max_tokens": max_tokens, "longer_text": longer_text(max_tokens, loaded.max_seq_len),
+               "turn_off": "--metadata none"}
     return _with_section(converted, "mediapipe", section)
+
+
+def longer_text(max_tokens: int, model_max: int) -> str:
+    """What MediaPipe does with a text over the asset's maximum (measured in tests/test_mediapipe.py)."""
+    return (f"MediaPipe truncates nothing for a resizable model: a text over {max_tokens} tokens ([CLS] and [SEP] "
+            "included) fails the call (RuntimeError in Python, an exception on Android) and the task stays broken: "
+            f"create it again. Cut long texts before the call, or export with --seq-len {model_max} "
+            "(max_position_embeddings), which costs short texts nothing")
 
 
 def general_info(loaded, precision: str) -> dict:

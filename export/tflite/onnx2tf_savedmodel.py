@@ -15,8 +15,10 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # -rtpo Erf: otherwise GELU's Erf becomes FlexErf, which the stock interpreter refuses.
+# -b 1: the batch is 1; without it onnx2tf takes the ONNX shapes' batch for unknown, finds them unlike TensorFlow's
+# (1, None, H) and "transposes" LayerNorm's axis onto the (dynamic) sequence: the conversion fails.
 # -n: errors only. onnxsim stays on: without it onnx2tf fails on the attention scale's constant Div.
-ONNX2TF_FLAGS = ["-rtpo", "Erf", "-n"]
+ONNX2TF_FLAGS = ["-rtpo", "Erf", "-b", "1", "-n"]
 
 
 class _SavedModelWritten(Exception):
