@@ -44,7 +44,10 @@ def parser() -> argparse.ArgumentParser:
                    help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037)")
     p.add_argument("--weights", default="hub",
                    help="'hub', a checkpoint folder, or 'random' (latency does not depend on the values; recorded)")
-    p.add_argument("--seq-len", type=int, default=128, help="sequence length of the benchmarked inputs")
+    p.add_argument("--seq-len", type=flags.seq_lens, default="128",
+                   help="comma-separated sequence lengths of the benchmarked inputs, e.g. 16,32,64,128: one artifact "
+                        "per model, format and precision made at the longest, run at every length (real tokens, no "
+                        "padding), the lengths alternating in every round")
     p.add_argument("--rounds", type=flags.positive_int, default=3, help="rounds of A B model alternation")
     p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS,
                    help="timed runs per invocation (at least 30 for the statistics)")
@@ -78,7 +81,8 @@ def main(args) -> None:
     from .results import ResultLog
     from .runners import Settings, runner_for
 
-    models, formats, precisions, threads = args.models, args.formats, args.precisions, args.threads
+    models, formats, precisions, threads, seq_lens = args.models, args.formats, args.precisions, args.threads, args.seq_len
+    flags.check_seq_lens(models, seq_lens)
     flags.check_precisions(formats, precisions)
     if args.runs < 30:
         log.warning("--runs %d: fewer than 30 timed runs per invocation makes the intervals wide", args.runs)
@@ -91,18 +95,20 @@ def main(args) -> None:
         for fmt in formats:
             runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python,
                        prefer=args.runner).preflight(abi)
+    # one artifact per model, format and precision, at the longest length: every length runs on it
     artifacts = {(m, f, p): ensure_artifact(args.artifacts or args.out / "artifacts", m, f, p, weights=args.weights,
-                                            seq_len=args.seq_len)
+                                            seq_len=max(seq_lens))
                  for m in models for f in formats for p in conversion_order(precisions)}
-    inputs, flops = _inputs_and_flops(models, weights=args.weights, seq_len=args.seq_len, folder=args.out / "inputs")
+    inputs, flops, length_weights = _inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
+                                               folder=args.out / "inputs")
     previous = [r for r in results.records() if "run_id" in r]
     config = RunConfig(run_id=previous[-1]["run_id"] if previous else new_run_id(),
                        settings=Settings(threads=threads[0], warmup=args.warmup, runs=args.runs,
                                          denormals=args.denormals),
                        cooldown_cap_s=args.cooldown_cap, pin_big_cores=args.pin_big_cores, runner=args.runner,
                        tools=args.tools, device_python=args.device_python if args.device != "local" else sys.executable,
-                       inputs=inputs, weights=args.weights)
-    jobs = plan(models, formats, precisions, threads, args.rounds)
+                       inputs=inputs, weights=args.weights, length_weights=length_weights)
+    jobs = plan(models, formats, precisions, threads, args.rounds, seq_lens)
 
     failures = []
     stop = threading.Event()
@@ -150,30 +156,38 @@ def _report(results, args, config, flops) -> dict:
     from .report import print_tables, write_reports
     from .results import summarize
 
-    summary = summarize(results.records(), baseline=args.baseline, flops=flops)
+    summary = summarize(results.records(), baseline=args.baseline, flops=flops,
+                        length_weights=config.length_weights)
     summary["run_id"] = config.run_id
     paths = write_reports(summary, args.out)
     print_tables(summary)
     print(f"wrote {results.path}, {', '.join(str(p) for p in paths.values())}")
     return summary
 
-def _inputs_and_flops(models: list[str], *, weights: str, seq_len: int, folder: Path):
-    """Per model: the benchmark inputs as an .npz for the Python runner (android_bench.timing), and the FLOPs of
-    one forward pass at `seq_len` (for the FLOP ratio beside the verdict)."""
+def _inputs_and_flops(models: list[str], *, weights: str, seq_lens: list[int], folder: Path):
+    """Per model and length: the benchmark inputs as an .npz for the Python runner (android_bench.timing), and
+    the FLOPs of one forward pass (for the FLOP ratio beside the verdict); and the length distribution the summary
+    weighs the lengths with (android_bench.lengths)."""
     import numpy as np
 
     import models as zoo
 
-    from .flops import count_flops
+    from .flops import flops_by_length
+    from .lengths import distribution
 
     folder.mkdir(parents=True, exist_ok=True)
-    inputs, flops = {}, {}
+    inputs, flops, length_weights = {}, {}, None
     for model in models:
         loaded = zoo.load(model, weights=weights)
-        inputs[model] = folder / f"{loaded.name}-{seq_len}.npz"
-        np.savez(inputs[model], **timing.benchmark_inputs(loaded.tokenizer, seq_len))
-        flops[model] = count_flops(model, seq_len=seq_len, task=loaded.task)["flops"]
-    return inputs, flops
+        for n in seq_lens:
+            loaded.check_seq_len(n)
+        inputs[model] = {}
+        for n in seq_lens:
+            inputs[model][n] = folder / f"{loaded.name}-{n}.npz"
+            np.savez(inputs[model][n], **timing.benchmark_inputs(loaded.tokenizer, n))
+        flops[model] = {n: c["flops"] for n, c in flops_by_length(model, seq_lens, task=loaded.task).items()}
+        length_weights = length_weights or distribution(loaded.tokenizer)
+    return inputs, flops, length_weights
 
 
 if __name__ == "__main__":

@@ -38,6 +38,39 @@ def positive_ints(what: str):
     return parse
 
 
+def seq_lens(text: str) -> list[int]:
+    """argparse `type=`: comma-separated sequence lengths, e.g. --seq-len 16,32,64,128; each at least
+    models.contract.MIN_SEQUENCE ([CLS] [SEP]), no repeats. The upper bound is each model's (`check_seq_lens`)."""
+    from models.contract import MIN_SEQUENCE
+
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    try:
+        values = [int(x) for x in items]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of token counts, e.g. 16,32,64,128"
+                                         ) from None
+    if any(v < MIN_SEQUENCE for v in values):
+        raise argparse.ArgumentTypeError(f"sequence lengths must be at least {MIN_SEQUENCE} ([CLS] [SEP]), got {text!r}")
+    return _unique(values, "sequence lengths")
+
+
+def check_seq_lens(model_names: list[str], lengths: list[int]) -> None:
+    """Every length within 2..max_position_embeddings of every model, before any work (one line otherwise).
+    Registered models are checked from their bundled config; other ids and folders when they are loaded."""
+    from models import REGISTRY
+    from models.errors import UserError
+
+    for name in model_names:
+        spec = REGISTRY.get(name)
+        if spec is None:
+            continue
+        limit = int(spec.config_dict()["max_position_embeddings"])
+        over = [n for n in lengths if n > limit]
+        if over:
+            raise UserError(f"argument --seq-len: {','.join(map(str, over))} is more than {name} takes "
+                            f"(max_position_embeddings {limit}); pick lengths in 2..{limit}")
+
+
 def _unique(items: list, what: str) -> list:
     if not items:
         raise argparse.ArgumentTypeError(f"no {what} given")

@@ -22,6 +22,8 @@ from pathlib import Path
 from export import ArgumentParser, run_main
 from models.errors import UserError
 
+from . import flags
+
 COUNTED = ("matrix products only: Linear (addmm), grouped/dense Conv1d (convolution), attention QK^T and PV "
            "(bmm or fused SDPA); FLOPs = 2 x MACs")
 NOT_COUNTED = "bias and residual adds, softmax, layer norm, GELU, embedding lookups (elementwise/gather work)"
@@ -89,11 +91,21 @@ def _own_flops(per_module: dict[str, int]) -> dict[str, int]:
 
 def count_flops(model_name: str, seq_len: int = 128, batch: int = 1, task: str = "feature-extraction") -> dict:
     """MACs and FLOPs of one forward pass of a registered model (or HF id / folder), random weights."""
-    import torch
+    return flops_by_length(model_name, [seq_len], batch=batch, task=task)[seq_len]
 
+
+def flops_by_length(model_name: str, lengths: list[int], *, batch: int = 1, task: str = "feature-extraction"
+                    ) -> dict[int, dict]:
+    """{length: count_flops(...)} with the model loaded once."""
     import models
 
     loaded = models.load(model_name, weights="random", task=task)
+    return {n: _count(model_name, loaded, seq_len=n, batch=batch) for n in lengths}
+
+
+def _count(model_name: str, loaded, *, seq_len: int, batch: int) -> dict:
+    import torch
+
     inputs = loaded.inputs(seq_len=seq_len, batch=batch)
     counted = count_module_flops(loaded.module, tuple(torch.from_numpy(inputs[n]) for n in loaded.input_names))
     analytic = analytic_macs(loaded.config, seq_len=seq_len, batch=batch, task=loaded.task)
@@ -253,7 +265,8 @@ def parser() -> argparse.ArgumentParser:
                        epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased",
                    help=f"comma-separated models ({model_choices()}, or HF ids/folders); ratios are to the first")
-    p.add_argument("--seq-len", type=int, default=128, help="sequence length of the counted forward pass")
+    p.add_argument("--seq-len", type=flags.seq_lens, default="128",
+                   help="comma-separated sequence lengths of the counted forward pass, e.g. 16,32,64,128")
     p.add_argument("--batch", type=int, default=1, help="batch size of the counted forward pass")
     p.add_argument("--task", choices=TASKS, default="feature-extraction",
                    help="head: feature-extraction (encoder + pooler) or sequence-classification (+ classifier)")
@@ -273,19 +286,32 @@ def main(args) -> dict:
     names = [check_model_name(n.strip()) for n in args.models.split(",") if n.strip()]
     if not names:
         raise UserError("--models is empty; name at least one model")
+    seq_lens = args.seq_len
+    flags.check_seq_lens(names, seq_lens)
     latency = _latencies(args.latency_ms, names)
+    if latency and len(seq_lens) > 1:
+        raise UserError(f"--latency-ms gives one latency per model, but --seq-len has {len(seq_lens)} lengths; "
+                        "pass one length with it")
     machine = roofline()
     peak = machine["peak_gflops"]
     if peak and args.threads:
         peak *= min(args.threads, machine["cores"]) / machine["cores"]
-    rows = [count_flops(n, seq_len=args.seq_len, batch=args.batch, task=args.task) for n in names]
-    for row, name in zip(rows, names):
-        row["ratio_to_first"] = row["flops"] / rows[0]["flops"]
-        if name in latency:
-            row["latency_ms"] = latency[name]
-            row["achieved_gflop_per_s"] = row["flops"] / latency[name] / 1e6
-            row["roofline_fraction"] = row["achieved_gflop_per_s"] / peak if peak else None
-    report = {"seq_len": args.seq_len, "batch": args.batch, "task": args.task, "models": rows,
+    counted = {n: flops_by_length(n, seq_lens, batch=args.batch, task=args.task) for n in names}
+    rows = []
+    for length in seq_lens:  # per length, the models side by side
+        for name in names:
+            row = counted[name][length]
+            row["ratio_to_first"] = row["flops"] / counted[names[0]][length]["flops"]
+            if name in latency:
+                row["latency_ms"] = latency[name]
+                row["achieved_gflop_per_s"] = row["flops"] / latency[name] / 1e6
+                row["roofline_fraction"] = row["achieved_gflop_per_s"] / peak if peak else None
+            rows.append(row)
+    report = {"seq_len": seq_lens[0] if len(seq_lens) == 1 else max(seq_lens), "seq_lens": seq_lens,
+              "batch": args.batch, "task": args.task, "models": rows,
+              "ratios_to_first": [{"seq_len": length, "first": names[0],
+                                   **{n: counted[n][length]["flops"] / counted[names[0]][length]["flops"]
+                                      for n in names[1:]}} for length in seq_lens],
               "roofline": machine, "roofline_peak_gflops_used": peak, "threads": args.threads}
     _print(report)
     if args.json:
@@ -302,15 +328,16 @@ def _print(report: dict) -> None:
     from rich.table import Table
 
     rows, machine = report["models"], report["roofline"]
-    table = Table(title=f"one forward pass: seq {report['seq_len']}, batch {report['batch']}, {report['task']}")
-    cols = ["model", "GMACs", "GFLOPs", "x first", "attn proj", "attn scores", "FFN", "pooler+head"]
+    table = Table(title=f"one forward pass: seq {','.join(map(str, report['seq_lens']))}, batch {report['batch']}, "
+                        f"{report['task']}")
+    cols = ["model", "seq", "GMACs", "GFLOPs", "x first", "attn proj", "attn scores", "FFN", "pooler+head"]
     timed = any("latency_ms" in r for r in rows)
     cols += ["ms", "GFLOP/s", "of roofline"] if timed else []
     for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in rows:
         b = r["breakdown_flops"]
-        cells = [r["model"], f"{r['gmacs']:.3f}", f"{r['gflops']:.3f}", f"{r['ratio_to_first']:.2f}"]
+        cells = [r["model"], str(r["seq_len"]), f"{r['gmacs']:.3f}", f"{r['gflops']:.3f}", f"{r['ratio_to_first']:.2f}"]
         cells += [f"{b.get(k, 0) / 1e9:.3f}" for k in ("attention_projections", "attention_scores", "ffn")]
         cells.append(f"{(b.get('pooler', 0) + b.get('classifier', 0) + b.get('other', 0)) / 1e9:.4f}")
         if timed:

@@ -14,19 +14,21 @@ import multiprocessing as mp
 from . import timing
 
 
-def _serve(conn, open_runtime, feed, denormals: str) -> None:
-    """The worker: open the runtime, then run what the parent asks ("warm", "turn", "stop") until "stop"."""
+def _serve(conn, open_runtime, feeds: dict, denormals: str) -> None:
+    """The worker: open the runtime (cold start at the longest length), then run what the parent asks ("warm",
+    "turn" at a length, "stop") until "stop"."""
     try:
         with timing.denormals(denormals):  # thread pools take the flags when they start: open inside
-            runtime, cold = timing.cold_start(open_runtime, feed)
+            runtime, cold = timing.cold_start(open_runtime, feeds[max(feeds)])
             conn.send(("ready", cold))
-            timer = timing.InProcess(runtime, feed)
+            timer = timing.InProcess(runtime, feeds)
+            timer.length = max(feeds)  # the cold start ran there
             while True:
-                command, n = conn.recv()
+                command, n, length = conn.recv()
                 if command == "warm":
-                    conn.send(("ok", timer.warm(n)))
+                    conn.send(("ok", timer.warm(n, length)))
                 elif command == "turn":
-                    conn.send(("ok", timer.turn(n)))
+                    conn.send(("ok", timer.turn(n, length)))
                 else:
                     conn.send(("ok", {"peak_rss_mb": timing.peak_rss_mb()}))
                     return
@@ -38,13 +40,16 @@ class Isolated:
     """A timer (android_bench.timing.time_turns) whose runtime lives in a process of its own.
 
     `open_runtime` is a picklable callable (a module-level function or a functools.partial of one) that returns
-    the runtime; it runs in the worker, which is started with "spawn" so it inherits no thread pools."""
+    the runtime; it runs in the worker, which is started with "spawn" so it inherits no thread pools. `feed` is one
+    feed or {length: feed}: one worker, one loaded model, every length (`at(length)` is the timer of one length,
+    android_bench.timing.AtLength); the cold start is timed at the longest."""
 
     def __init__(self, label: str, open_runtime, feed: dict, *, denormals: str = "flush"):
         self.label = label
+        self.feeds = timing.by_length(feed)
         spawn = mp.get_context("spawn")
         self.conn, child = spawn.Pipe()
-        self.process = spawn.Process(target=_serve, args=(child, open_runtime, feed, denormals), daemon=True,
+        self.process = spawn.Process(target=_serve, args=(child, open_runtime, self.feeds, denormals), daemon=True,
                                      name=f"timing {label}")
         self.process.start()
         child.close()
@@ -60,17 +65,20 @@ class Isolated:
             raise RuntimeError(f"{self.label}: {value}")
         return value
 
-    def warm(self, n: int) -> None:
-        self.conn.send(("warm", n))
+    def warm(self, n: int, length: int | None = None) -> None:
+        self.conn.send(("warm", n, length))
         self._reply()
 
-    def turn(self, n: int) -> list[float]:
-        self.conn.send(("turn", n))
+    def turn(self, n: int, length: int | None = None) -> list[float]:
+        self.conn.send(("turn", n, length))
         return self._reply()
+
+    def at(self, length: int) -> timing.AtLength:
+        return timing.AtLength(self, length)
 
     def stop(self) -> dict:
         """{"peak_rss_mb"} of the worker, which then exits."""
-        self.conn.send(("stop", 0))
+        self.conn.send(("stop", 0, None))
         memory = self._reply()
         self.process.join(30)
         return memory

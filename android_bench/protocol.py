@@ -1,7 +1,9 @@
 """The protocol, the same for every runner and device.
 
-Jobs run in rounds; within a round, for each format x precision x threads, the models run one after the
-other (A B A B ... across rounds) so drift hits both. Before a model follows another, the device cools
+Jobs run in rounds; within a round, for each format x precision x threads x sequence length, the models run one
+after the other (A B A B ... across rounds) so drift hits both, and the lengths alternate within every round so
+drift hits every length alike. One artifact per model, format and precision (made at the longest length) serves
+every length: a job's length is the shape its runner feeds. Before a model follows another, the device cools
 down until its thermal readings are back to where the run started (capped). Optional big-core pinning uses
 a taskset mask of the cores with the highest max frequency. Each invocation's result is appended to the
 JSONL log before the next starts.
@@ -31,16 +33,19 @@ class Job:
     threads: int
     round: int
     order: int  # position in the run, recorded so drift can be checked afterwards
+    seq_len: int | None = None  # the length fed (None: the artifact's own)
 
 
-def plan(models: list[str], formats: list[str], precisions: list[str], threads: list[int], rounds: int) -> list[Job]:
+def plan(models: list[str], formats: list[str], precisions: list[str], threads: list[int], rounds: int,
+         seq_lens: list[int | None] = (None,)) -> list[Job]:
     jobs = []
     for r in range(rounds):
         for fmt in formats:
             for precision in precisions:
                 for t in threads:
-                    for model in models:
-                        jobs.append(Job(model, fmt, precision, t, r, len(jobs)))
+                    for n in seq_lens:
+                        for model in models:
+                            jobs.append(Job(model, fmt, precision, t, r, len(jobs), n))
     return jobs
 
 
@@ -82,8 +87,9 @@ class RunConfig:
     runner: str = "auto"
     tools: Path | None = None
     device_python: str = "python3"
-    inputs: dict[str, Path] | None = None  # model -> .npz of android_bench.timing.benchmark_inputs
+    inputs: dict[str, dict[int, Path]] | None = None  # model -> {length: .npz of timing.benchmark_inputs}
     weights: str = "random"  # where the artifacts' weights came from (part of every result's identity)
+    length_weights: dict[int, float] | None = None  # android_bench.lengths.distribution, for the summary
 
 
 def new_run_id() -> str:
@@ -101,11 +107,14 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
 
     manifests = {key: read_verified(folder) for key, folder in artifacts.items()}
 
+    def seq_len(job: Job) -> int:
+        return job.seq_len or manifests[(job.model, job.format, job.precision)]["seq_len"]
+
     def identity(job: Job) -> dict:
         manifest = manifests[(job.model, job.format, job.precision)]
-        return {"device": device.serial, **asdict(job), "seq_len": manifest["seq_len"], "weights": config.weights,
-                "artifact_sha256": manifest["file"]["sha256"],
-                "settings": asdict(replace(config.settings, threads=job.threads))}
+        return {"device": device.serial, **asdict(job), "seq_len": seq_len(job), "artifact_seq_len": manifest["seq_len"],
+                "weights": config.weights, "artifact_sha256": manifest["file"]["sha256"],
+                "settings": asdict(replace(config.settings, threads=job.threads, seq_len=seq_len(job)))}
 
     done = results.done()
     todo = [j for j in jobs if job_key(identity(j)) not in done]
@@ -124,7 +133,7 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
             break
         runner = runner_for(job.format, kind=device.kind, tools=config.tools, python=config.device_python,
                             prefer=config.runner)
-        settings = replace(config.settings, threads=job.threads, taskset=mask)
+        settings = replace(config.settings, threads=job.threads, taskset=mask, seq_len=seq_len(job))
         record = {"run_id": config.run_id, **identity(job), "runner": runner.name, "settings": asdict(settings),
                   "device_facts": facts, "time": time.time()}
         try:
@@ -142,8 +151,8 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
             record["thermal_after"] = device.thermal()
             record["timing"] = timing.to_dict()
             measured += 1
-            log.info("%s %s %s %s %dt round %d: %.2f ms", device.serial, job.model, job.format, job.precision,
-                     job.threads, job.round, timing.mean_ms)
+            log.info("%s %s %s %s %dt seq %d round %d: %.2f ms", device.serial, job.model, job.format, job.precision,
+                     job.threads, settings.seq_len, job.round, timing.mean_ms)
         except (RunnerError, ParseError, DeviceError) as exc:
             if stop is not None and stop.is_set():
                 break  # cut short by Ctrl-C: not a failure of the job
@@ -160,7 +169,8 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
     return measured
 
 
-def _push_artifact(device, folder: Path, remote: str, *, inputs: Path | None = None) -> Pushed:
+def _push_artifact(device, folder: Path, remote: str, *, inputs: dict[int, Path] | None = None) -> Pushed:
+    """The artifact's files (as its manifest vouches for them) and the model's inputs at every length."""
     from export.runtimes import read_verified
 
     manifest = read_verified(folder)  # what is pushed is what the manifest vouches for
@@ -168,8 +178,8 @@ def _push_artifact(device, folder: Path, remote: str, *, inputs: Path | None = N
     assets = [f["name"] for f in manifest.get("assets") or []]  # the device side checks the whole artifact too
     for name in ["manifest.json", *model_files, *assets]:
         device.push(folder / name, f"{remote}/{name}")
-    if inputs is not None:
-        device.push(inputs, f"{remote}/inputs.npz")
+    for length, path in (inputs or {}).items():
+        device.push(path, f"{remote}/inputs-{length}.npz")
     return Pushed(model=f"{remote}/{model_files[0]}", folder=remote, manifest=manifest,
                   files=[f"{remote}/{name}" for name in model_files],
-                  inputs=f"{remote}/inputs.npz" if inputs is not None else None)
+                  inputs={length: f"{remote}/inputs-{length}.npz" for length in inputs} if inputs else None)

@@ -1,4 +1,5 @@
-"""Reports of a summary: a terminal table, summary.csv, summary.json and latency.png (written atomically)."""
+"""Reports of a summary: a terminal table, summary.csv, summary.json, latency.png, memory.png and, with two or more
+sequence lengths, latency_by_length.png (written atomically)."""
 from __future__ import annotations
 
 import csv
@@ -24,25 +25,38 @@ def print_tables(summary: dict) -> None:
     import sys
 
     console = Console(width=None if sys.stdout.isatty() else 160)  # logs and CI: no squeezed columns
-    table = Table(title="latency (ms), cold start and memory")
-    numeric = ("threads", "n", "median", "p10", "p90", "trimmed mean", "load", "1st run", "peak RSS MB")
-    for col in ("device", "model", "format", "precision", "threads", "runner", "n", "median", "p10", "p90",
-                "trimmed mean", "load", "1st run", "peak RSS MB"):
+    table = Table(title="latency (ms), cold start and memory, per sequence length (real tokens, no padding)")
+    numeric = ("threads", "seq", "n", "median", "p10", "p90", "trimmed mean", "GFLOP/s", "load", "1st run",
+               "peak RSS MB")
+    for col in ("device", "model", "format", "precision", "threads", "seq", "runner", "n", "median", "p10", "p90",
+                "trimmed mean", "GFLOP/s", "load", "1st run", "peak RSS MB"):
         table.add_column(col, justify="right" if col in numeric else "left")
-    for row in summary["latency"]:
-        table.add_row(row["device"], row["model"], row["format"], row["precision"], str(row["threads"]), row["runner"],
-                      str(row["n"]), f"{row['median_ms']:.2f}", f"{row['p10_ms']:.2f}", f"{row['p90_ms']:.2f}",
-                      f"{row['trimmed_mean_ms']:.2f}", *(_or_missing(row.get(k)) for k in COLD_START))
+    for row in sorted(summary["latency"], key=lambda r: (r["device"], r["format"], r["precision"], r["threads"],
+                                                         r["seq_len"] or 0, r["model"])):
+        table.add_row(row["device"], row["model"], row["format"], row["precision"], str(row["threads"]),
+                      str(row["seq_len"]), row["runner"], str(row["n"]), f"{row['median_ms']:.2f}",
+                      f"{row['p10_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['trimmed_mean_ms']:.2f}",
+                      _or_missing(row.get("gflop_per_s")), *(_or_missing(row.get(k)) for k in COLD_START))
     console.print(table)
     for device, how in summary.get("emulated", {}).items():
         console.print(f"[bold]{device}: {EMULATED.format(how=how)}.[/bold] Its timings show that the artifacts run, "
                       "not how fast a phone runs them.")
-    for r in summary["ratios"]:
-        console.print(f"{r['device']} {r['format']} {r['precision']} {r['threads']}t: {r['baseline']} / {r['model']} = "
-                      f"{r['verdict']} (paper {summary['claim']}x)")
+    for r in sorted(summary["ratios"], key=lambda r: (r["device"], r["format"], r["precision"], r["threads"],
+                                                      r["seq_len"] or 0)):
+        console.print(f"{r['device']} {r['format']} {r['precision']} {r['threads']}t seq {r['seq_len']}: "
+                      f"{r['baseline']} / {r['model']} = {r['verdict']} (paper {summary['claim']}x)")
+    dist = summary.get("at_length_distribution")
+    if dist:
+        from .lengths import print_distribution
+
+        baseline = next((r["baseline"] for r in summary["ratios"]), None)
+        for subject in sorted({r["model"] for r in dist["results"]} - {baseline}):
+            print_distribution(console, dist, [subject, baseline] if baseline else [subject],
+                               key=lambda r: (r["device"], r["format"], r["precision"], r["threads"]),
+                               label=lambda r: f"{r['device']} {r['format']} {r['precision']} {r['threads']}t")
     for e in summary["errors"]:
         console.print(f"[red]failed[/red] {e['device']} {e['model']} {e['format']} {e['precision']} "
-                      f"{e['threads']}t round {e['round']}: {e['error']}")
+                      f"{e['threads']}t seq {e.get('seq_len')} round {e['round']}: {e['error']}")
 
 
 def _figure(size):
@@ -71,8 +85,8 @@ def _or_missing(value) -> str:
 def write_csv(summary: dict, path: Path) -> None:
     buf = io.StringIO()
     fields = ["device", "model", "format", "precision", "threads", "runner", "seq_len", "samples", "invocations", "n",
-              "median_ms", "p10_ms", "p90_ms", "trimmed_mean_ms", *COLD_START, "ratio", "ci95_low", "ci95_high",
-              "flop_ratio", "emulated"]
+              "median_ms", "p10_ms", "p90_ms", "trimmed_mean_ms", "flops", "gflop_per_s", *COLD_START, "ratio",
+              "ci95_low", "ci95_high", "flop_ratio", "emulated"]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     ratios = {(r["device"], r["format"], r["precision"], r["threads"], r["seq_len"], r["model"]): r
@@ -86,11 +100,11 @@ def write_csv(summary: dict, path: Path) -> None:
 
 
 def plot(summary: dict, path: Path) -> None:
-    """Median latency per model x runtime x precision (x threads, x device), p10-p90 as error bars."""
+    """Median latency per model x runtime x precision (x threads, x device, x length), p10-p90 as error bars."""
     rows = summary["latency"]
-    labels = sorted({(r["device"], r["format"], r["precision"], r["threads"]) for r in rows})
+    labels = sorted({(r["device"], r["format"], r["precision"], r["threads"], r["seq_len"] or 0) for r in rows})
     models = sorted({r["model"] for r in rows})
-    by_key = {(r["device"], r["format"], r["precision"], r["threads"], r["model"]): r for r in rows}
+    by_key = {(r["device"], r["format"], r["precision"], r["threads"], r["seq_len"] or 0, r["model"]): r for r in rows}
     fig, ax = _figure((max(6, 1.4 * len(labels) * len(models)), 4.5))
     width = 0.8 / max(len(models), 1)
     for i, model in enumerate(models):
@@ -105,8 +119,8 @@ def plot(summary: dict, path: Path) -> None:
         ax.bar(xs, medians, width, yerr=[low, high], capsize=3, label=model)
     ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(labels))])
     emulated = summary.get("emulated", {})
-    ax.set_xticklabels([f"{d}{' [EMULATED]' if d in emulated else ''}\n{f} {p} {t}t" for d, f, p, t in labels],
-                       fontsize=8)
+    ax.set_xticklabels([f"{d}{' [EMULATED]' if d in emulated else ''}\n{f} {p} {t}t\nseq {n}"
+                        for d, f, p, t, n in labels], fontsize=8)
     ax.set_ylabel("median latency (ms), bars p10-p90")
     ax.set_title("latency per model, runtime and precision"
                  + ("\nEMULATED devices (qemu): not phone speed" if emulated else ""))
@@ -143,4 +157,14 @@ def write_reports(summary: dict, out: Path) -> dict[str, Path]:
         plot_memory(summary, paths["memory"])
     else:
         paths.pop("memory")
+    if len({r["seq_len"] for r in summary["latency"]}) > 1:
+        from .lengths import PLOT, plot_latency_by_length
+
+        emulated = summary.get("emulated", {})
+        paths["by_length"] = plot_latency_by_length(
+            summary["latency"], out / PLOT,
+            panel=lambda r: f"{r['device']}{' [EMULATED]' if r['device'] in emulated else ''}: {r['model']}, "
+                            f"{r['threads']}t",
+            line=lambda r: f"{r['format']}-{r['precision']}",
+            title="median latency against sequence length (one artifact per format and precision, real tokens only)")
     return paths

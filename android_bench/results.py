@@ -121,10 +121,21 @@ def emulated_devices(records: list[dict]) -> dict[str, str]:
             if (r.get("device_facts") or {}).get("emulated")}
 
 
-def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | None = None) -> dict:
-    """Per-model statistics (latency, cold start, memory) and baseline/model ratios per device, format, precision
-    and threads; with `flops` (model -> FLOPs of one forward pass) the FLOP ratio beside each verdict. Rows and
-    verdicts of an emulated device carry `emulated` and say so."""
+def _flops_at(flops: dict | None, model: str, seq_len) -> int | None:
+    """FLOPs of `model` at `seq_len` from {model: {length: flops}} (or {model: flops}, one length)."""
+    if not flops or model not in flops:
+        return None
+    value = flops[model]
+    return value.get(seq_len) if isinstance(value, dict) else value
+
+
+def summarize(records: list[dict], *, baseline: str, flops: dict | None = None,
+              length_weights: dict[int, float] | None = None) -> dict:
+    """Per-model statistics (latency, FLOPs and GFLOP/s, cold start, memory) and baseline/model ratios per device,
+    format, precision, threads and sequence length; with `flops` ({model: {length: FLOPs of one forward pass}}) the
+    FLOP ratio beside each verdict. With `length_weights` ({length: weight}, android_bench.lengths) and two or more
+    measured lengths, the latency expected under that distribution per device, format, precision, threads and
+    model (`at_length_distribution`). Rows and verdicts of an emulated device carry `emulated` and say so."""
     ok = [r for r in records if "error" not in r]
     emulated = emulated_devices(records)
     groups: dict[tuple, list[dict]] = {}
@@ -134,14 +145,19 @@ def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | Non
     latency, ratios = [], []
     for (device, fmt, precision, threads, seq_len, model), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         samples, kind = samples_of(rs)
+        stats = describe(samples)
+        model_flops = _flops_at(flops, model, seq_len)
         latency.append({"device": device, "format": fmt, "precision": precision, "threads": threads, "model": model,
                         "runner": rs[0]["runner"], "seq_len": seq_len, "samples": kind,
-                        "invocations": len(rs), **describe(samples), **cold_start(rs),
+                        "invocations": len(rs), **stats, **cold_start(rs),
+                        "flops": model_flops,
+                        "gflop_per_s": model_flops / stats["median_ms"] / 1e6 if model_flops else None,
                         "emulated": emulated.get(device, False)})
         if model != baseline and (device, fmt, precision, threads, seq_len, baseline) in groups:
             base, _ = samples_of(groups[(device, fmt, precision, threads, seq_len, baseline)])
             ratio = ratio_with_ci(base, samples)
-            flop_ratio = flops[baseline] / flops[model] if flops and baseline in flops and model in flops else None
+            base_flops = _flops_at(flops, baseline, seq_len)
+            flop_ratio = base_flops / model_flops if base_flops and model_flops else None
             said = verdict(ratio, flop_ratio=flop_ratio)
             if device in emulated:  # a ratio measured under emulation says nothing about the claim
                 lo, hi = ratio["ci95"]
@@ -152,4 +168,24 @@ def summarize(records: list[dict], *, baseline: str, flops: dict[str, int] | Non
                            "verdict": said, "emulated": emulated.get(device, False)})
     measured = {job_key(r) for r in ok}
     failed = [r for r in records if "error" in r and job_key(r) not in measured]  # not since retried by --resume
-    return {"latency": latency, "ratios": ratios, "errors": failed, "claim": CLAIM, "emulated": emulated}
+    summary = {"latency": latency, "ratios": ratios, "errors": failed, "claim": CLAIM, "emulated": emulated}
+    if length_weights:
+        summary.update(_at_length_distribution(latency, length_weights))
+    return summary
+
+
+def _at_length_distribution(latency: list[dict], weights: dict[int, float]) -> dict:
+    from .lengths import expected_latency, summary
+
+    series: dict[tuple, dict[int, float]] = {}
+    for r in latency:
+        if r["seq_len"] is not None:
+            series.setdefault((r["device"], r["format"], r["precision"], r["threads"], r["model"]),
+                              {})[r["seq_len"]] = r["median_ms"]
+    rows = [{"device": d, "format": f, "precision": p, "threads": t, "model": m,
+             "expected_ms": expected_latency(medians, weights), "measured_lengths": sorted(medians)}
+            for (d, f, p, t, m), medians in series.items() if len(medians) > 1]
+    if not rows:
+        return {}
+    return {"at_length_distribution": {**summary(weights, sorted({n for r in rows for n in r["measured_lengths"]})),
+                                       "results": rows}}

@@ -2,12 +2,13 @@
 `android_bench.int8` and `android_bench.efficiency` all call it, so the same artifact gets the same number
 whichever command times it.
 
-- inputs: real sentence pairs through the model's tokenizer, padded to the artifact's length
-  (`benchmark_inputs`, models.sample_inputs), batch 1; the host makes them and the device gets them as a file;
+- inputs: real sentence text through the model's tokenizer at exactly the timed length, every token real and
+  attended, no padding (`benchmark_inputs`), batch 1; the host makes them and the device gets them as a file;
 - cold start: load time and the first inference, timed on their own before any warm-up (`cold_start`);
-- warm-up: WARMUP untimed runs; then RUNS timed runs, each after a PAUSE_S pause; several runtimes timed
-  together alternate in turns of one untimed and up to BLOCK timed runs (`time_turns`), each runtime in this
-  process (`time_interleaved`) or in its own (android_bench.isolated);
+- warm-up: WARMUP untimed runs at each timed length; then RUNS timed runs, each after a PAUSE_S pause; several
+  runtimes (and lengths) timed together alternate in turns of one untimed and up to BLOCK timed runs
+  (`time_turns`), each runtime in this process (`time_interleaved`) or in its own (android_bench.isolated); a
+  turn at another length than the runtime's last run starts with RESIZE_WARMUP more untimed runs;
 - denormal floats flushed to zero while timing (`denormals`, recorded);
 - peak resident memory: the process's own high-water mark (`peak_rss_mb`, VmHWM).
 
@@ -24,15 +25,38 @@ WARMUP = 5
 RUNS = 30
 PAUSE_S = 0.02
 BLOCK = 10  # timed runs per turn when several runtimes alternate (time_turns)
+# Extra untimed runs when a runtime is fed another length than its last run: TFLite resizes its input tensors and
+# re-plans (AllocateTensors, XNNPACK reshape), ONNX Runtime and ExecuTorch re-plan their buffers for the new
+# shape. One-off costs of the switch, paid here and not in the timed runs.
+RESIZE_WARMUP = 1
 DENORMALS = {"flush": "flushed to zero (FTZ/DAZ) while timing", "keep": "kept (IEEE)"}
-INPUTS = "padded sentence pairs (models.SENTENCE_PAIRS through the model's tokenizer), batch 1"
+INPUTS = ("real sentence pairs at their real length: models.SENTENCE_PAIRS (premises joined, hypotheses joined, "
+          "repeated as needed) through the model's tokenizer, truncated to the timed length; every token real and "
+          "attended, no padding; batch 1")
 
 
 def benchmark_inputs(tokenizer, seq_len: int) -> dict:
-    """The inputs every Python-side benchmark feeds: the first sample pair, padded to `seq_len`."""
-    from models import sample_inputs
+    """The inputs every Python-side benchmark feeds at `seq_len`: exactly `seq_len` real tokens, no padding.
 
-    return sample_inputs(tokenizer, seq_len=seq_len, batch=1)
+    A pair (premise, hypothesis) as MNLI feeds it, each side the sample sentences joined (repeated until the pair
+    is longer than `seq_len`), truncated by the tokenizer (longest first) to `seq_len`, [CLS] and [SEP]s included.
+    At 2 tokens (below a pair's 3 special tokens) the premise alone, [CLS] [SEP]."""
+    import numpy as np
+
+    from models import INPUT_NAMES, SENTENCE_PAIRS
+
+    premise, hypothesis = (" ".join(side) for side in zip(*SENTENCE_PAIRS))
+    for repeat in (1, 2, 4, 8, 16, 32):
+        texts = (" ".join([premise] * repeat), " ".join([hypothesis] * repeat))[: 2 if seq_len >= 3 else 1]
+        enc = tokenizer(*texts, truncation=True, max_length=seq_len, return_tensors="np", return_token_type_ids=True,
+                        return_attention_mask=True)
+        if enc["input_ids"].shape[-1] >= seq_len:
+            break
+    feed = {name: np.ascontiguousarray(enc[name], dtype=np.int64) for name in INPUT_NAMES}
+    if feed["input_ids"].shape != (1, seq_len) or int(feed["attention_mask"].sum()) != seq_len:
+        raise ValueError(f"benchmark inputs came out {feed['input_ids'].shape} with "
+                         f"{int(feed['attention_mask'].sum())} real tokens, not (1, {seq_len}) all real")
+    return feed
 
 
 def describe_inputs(feed: dict) -> dict:
@@ -41,9 +65,17 @@ def describe_inputs(feed: dict) -> dict:
     return {"kind": INPUTS, "seq_len": int(mask.shape[-1]), "real_tokens": int(mask.sum())}
 
 
+def by_length(feeds: dict) -> dict[int, dict]:
+    """{length: feed}: one feed (a dict of named arrays) becomes {its length: it}; a {length: feed} stays."""
+    if isinstance(feeds, dict) and feeds and all(isinstance(k, int) for k in feeds):
+        return dict(feeds)
+    named = isinstance(feeds, dict) and "attention_mask" in feeds
+    return {int(feeds["attention_mask"].shape[-1]) if named else 0: feeds}
+
+
 def record(*, warmup: int, runs: int, denormals: str) -> dict:
     return {"warmup": warmup, "runs": runs, "pause_ms": PAUSE_S * 1e3, "timed_runs_per_turn": BLOCK,
-            "denormals": DENORMALS[denormals]}
+            "untimed_runs_after_a_length_switch": 1 + RESIZE_WARMUP, "denormals": DENORMALS[denormals]}
 
 
 def cold_start(open_runtime, feed: dict):
@@ -57,26 +89,51 @@ def cold_start(open_runtime, feed: dict):
 
 
 class InProcess:
-    """One runtime timed in this process: what the protocol's turns do, run by run."""
+    """One runtime timed in this process: what the protocol's turns do, run by run. `feed` is one feed or
+    {length: feed}; `at(length)` is the timer of one length (what `time_turns` alternates)."""
 
     def __init__(self, runtime, feed):
-        self.runtime, self.feed = runtime, feed
+        self.runtime, self.feeds = runtime, by_length(feed)
+        self.length = None  # the length of the last run
 
-    def warm(self, n: int) -> None:
+    def _run(self, length: int | None) -> None:
+        length = max(self.feeds) if length is None else length
+        self.runtime.run(self.feeds[length])
+        self.length = length
+
+    def warm(self, n: int, length: int | None = None) -> None:
         for _ in range(n):
-            self.runtime.run(self.feed)
+            self._run(length)
 
-    def turn(self, n: int) -> list[float]:
-        """One untimed run (back in the warm state after whatever ran before), then `n` timed runs, each
-        after a PAUSE_S pause; ms."""
-        self.runtime.run(self.feed)
-        times = []
+    def turn(self, n: int, length: int | None = None) -> list[float]:
+        """One untimed run (back in the warm state after whatever ran before; 1 + RESIZE_WARMUP at a length
+        other than the last run's), then `n` timed runs, each after a PAUSE_S pause; ms."""
+        length = max(self.feeds) if length is None else length
+        self.warm(1 + (RESIZE_WARMUP if self.length not in (None, length) else 0), length)
+        feed, times = self.feeds[length], []
         for _ in range(n):
             time.sleep(PAUSE_S)
             start = time.perf_counter()
-            self.runtime.run(self.feed)
+            self.runtime.run(feed)
             times.append((time.perf_counter() - start) * 1e3)
         return times
+
+    def at(self, length: int) -> "AtLength":
+        return AtLength(self, length)
+
+
+class AtLength:
+    """The timer of one runtime at one length: `time_turns` alternates these like runtimes, so lengths join the
+    round robin (drift hits every length alike) while each runtime stays one process and one loaded model."""
+
+    def __init__(self, timer, length: int):
+        self.timer, self.length = timer, length
+
+    def warm(self, n: int) -> None:
+        self.timer.warm(n, self.length)
+
+    def turn(self, n: int) -> list[float]:
+        return self.timer.turn(n, self.length)
 
 
 def time_interleaved(runtimes: dict, feeds: dict, *, runs: int = RUNS, warmup: int = WARMUP,

@@ -33,6 +33,11 @@ class Settings:
     id_range: tuple[int, int] = (1000, 2000)  # native tools: generated token ids inside every uncased vocabulary
     taskset: str | None = None  # hex CPU mask for big-core pinning
     timeout: float = 1800
+    seq_len: int | None = None  # the length fed; None: the artifact's (its manifest's seq_len)
+
+    def length(self, manifest: dict) -> int:
+        """The sequence length to feed: the job's, else the artifact's."""
+        return self.seq_len or int(manifest["seq_len"])
 
 
 @dataclass
@@ -42,7 +47,7 @@ class Pushed:
     folder: str
     manifest: dict = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  # every model file, e.g. the .pt and its lite .ptl
-    inputs: str | None = None  # the .npz of android_bench.timing.benchmark_inputs (the Python runner feeds it)
+    inputs: dict[int, str] | None = None  # length -> the .npz of timing.benchmark_inputs (the Python runner feeds it)
 
 
 class Runner:

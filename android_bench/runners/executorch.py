@@ -13,11 +13,11 @@ class ExecutorchRunner(Runner):
                     "--abi arm64-v8a a self-contained folder for an arm64 phone")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
-        # A .pte carries no input names: one range per input, in input order; and the export's sequence
-        # length, since the declared shape is the dynamic axis's upper bound.
+        # A .pte carries no input names: one range per input, in input order; and the job's sequence length
+        # (the declared shape is the dynamic axis's upper bound, so without it the runner feeds that bound).
         ranges = input_value_ranges(pushed.manifest, settings)
         value_range = ":".join(f"{lo},{hi}" for lo, hi in ranges.values())
-        shapes = ",".join(f"1x{pushed.manifest['seq_len']}" for _ in ranges)
+        shapes = ",".join(f"1x{settings.length(pushed.manifest)}" for _ in ranges)
         return (f"./tools/{self.tool} --model {pushed.model} --warmup {settings.warmup} --num-runs {settings.runs} "
                 f"--threads {settings.threads} --input-value-range {value_range} --input-shapes {shapes}")
 

@@ -13,8 +13,8 @@ class OrtPerfTestRunner(Runner):
                     "onnxruntime/test/perftest, https://onnxruntime.ai/docs/build/android.html")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
-        # -I: generated inputs (zeros, valid ids); -f pins the dynamic axes to the artifact's shape.
-        seq = pushed.manifest["seq_len"]
+        # -I: generated inputs (zeros, valid ids); -f pins the dynamic axes to the job's shape.
+        seq = settings.length(pushed.manifest)
         # perf_test has no warm-up count; its first run is reported separately and excluded from the average.
         # -s: the percentile summary (P50 is the median the summary prefers).
         return (f"./tools/{self.tool} -e cpu -m times -r {settings.runs} -x {settings.threads} -I -s "

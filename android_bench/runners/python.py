@@ -30,9 +30,11 @@ class PythonRunner(Runner):
             device.push(ROOT / rel, f"{remote_dir}/py/{rel}")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
-        if pushed.inputs is None:
-            raise UserError("the Python runner feeds the benchmark inputs file; none was pushed with the artifact")
-        return (f"{shlex.quote(self.python)} py/pyrunner.py --artifact {pushed.folder} --inputs {pushed.inputs} "
+        length = settings.length(pushed.manifest)
+        if not pushed.inputs or length not in pushed.inputs:
+            raise UserError(f"the Python runner feeds the benchmark inputs file; none at {length} tokens was pushed "
+                            "with the artifact")
+        return (f"{shlex.quote(self.python)} py/pyrunner.py --artifact {pushed.folder} --inputs {pushed.inputs[length]} "
                 f"--threads {settings.threads} --warmup {settings.warmup} --runs {settings.runs} "
                 f"--denormals {settings.denormals} --out result.json")
 

@@ -15,7 +15,7 @@ class SpeedBenchmarkTorchRunner(Runner):
                     "-DBUILD_BINARY=ON; https://pytorch.org/tutorials/recipes/mobile_perf.html")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
-        seq = pushed.manifest["seq_len"]
+        seq = settings.length(pushed.manifest)  # the job's length (the .ptl is traced with a dynamic sequence)
         n = len(pushed.manifest["inputs"])
         # The tool feeds ones: valid ids, a full mask, and token type 1 (bert's vocabulary of 2 types).
         lite = next((f for f in pushed.files if f.endswith(".ptl")), None)
