@@ -62,44 +62,114 @@ def lines(path: Path) -> list[dict]:
 
 
 def test_local_run_writes_every_report(tmp_path, artifacts):
-    # --out relative, as in the README: the runners start inside the device folder and must still find it
-    done = bench("--formats", "tflite,onnx", "--threads", "1", "--rounds", "2", "--runs", "30", "--device", "local",
-                 out=Path(os.path.relpath(tmp_path, ROOT)), artifacts=artifacts)
+    # --out relative, as in the README: the runners start inside the device folder and must still find it.
+    # Two lengths from the one artifact per model and format made at the longest (the fixture's, at 48: reused)
+    done = bench("--formats", "tflite,onnx", "--threads", "1", "--rounds", "1", "--runs", "30", "--device", "local",
+                 "--seq-len", "24,48", out=Path(os.path.relpath(tmp_path, ROOT)), artifacts=artifacts)
     assert done.returncode == 0, done.stderr
+    assert not [p for p in artifacts.glob("*/*") if not p.name.endswith("-seq48")]  # never exported per length
     records = lines(tmp_path / "results.jsonl")
-    assert len(records) == 2 * 2 * 2  # models x formats x rounds
-    assert [r["model"] for r in records[:2]] == ["squeezebert-tiny", "bert-tiny"]  # A B interleaved
+    assert len(records) == 2 * 2 * 2  # models x formats x lengths
+    # A B interleaved at each length, the lengths alternating within the round
+    assert [(r["format"], r["seq_len"], r["model"]) for r in records[:4]] == [
+        ("tflite", 24, "squeezebert-tiny"), ("tflite", 24, "bert-tiny"),
+        ("tflite", 48, "squeezebert-tiny"), ("tflite", 48, "bert-tiny")]
     assert [r["order"] for r in records] == list(range(8))
     assert all(len(r["timing"]["samples_ms"]) == 30 and r["runner"] == "python" for r in records)
-    # the one timing protocol (android_bench.timing): padded real sentences at the artifact's length, cold start
+    # the one timing protocol (android_bench.timing): real sentences at their real length (no padding), cold start
     # and memory, the warm-up and the denormal policy, all recorded with every measurement
     for r in records:
         extra = r["timing"]["extra"]
-        assert r["seq_len"] == 48 and extra["inputs"]["seq_len"] == 48 and 0 < extra["inputs"]["real_tokens"] < 48
+        assert r["artifact_seq_len"] == 48 and r["settings"]["seq_len"] == r["seq_len"]
+        assert extra["inputs"]["seq_len"] == extra["inputs"]["real_tokens"] == r["seq_len"]
         assert extra["load_ms"] > 0 and extra["first_inference_ms"] > 0 and extra["peak_rss_mb"] > 50
         assert extra["protocol"] == {"warmup": 5, "runs": 30, "pause_ms": 20.0, "timed_runs_per_turn": 10,
+                                     "untimed_runs_after_a_length_switch": 2,
                                      "denormals": "flushed to zero (FTZ/DAZ) while timing"}
     assert records[0]["device_facts"]["cores"] == os.cpu_count()
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert {(r["format"], r["model"]) for r in summary["ratios"]} == {("tflite", "squeezebert-tiny"),
-                                                                       ("onnx", "squeezebert-tiny")}
+    assert {(r["format"], r["seq_len"], r["model"]) for r in summary["ratios"]} == {
+        (f, n, "squeezebert-tiny") for f in ("tflite", "onnx") for n in (24, 48)}
     for r in summary["ratios"]:
         assert r["ci95"][0] <= r["ratio"] <= r["ci95"][1]
-    assert "bert-tiny / squeezebert-tiny" in done.stdout and "95% CI" in done.stdout
-    # beside the paper's 4.3x: the FLOP ratio at the measured length, what an equally efficient runtime would show
+    assert "bert-tiny / squeezebert-tiny" in done.stdout and "95% CI" in done.stdout and "seq 24" in done.stdout
+    # beside the paper's 4.3x: the FLOP ratio at each measured length, what an equally efficient runtime would show
     from android_bench.flops import count_flops
 
-    want = count_flops("bert-tiny", seq_len=48)["flops"] / count_flops("squeezebert-tiny", seq_len=48)["flops"]
+    flops = {(m, n): count_flops(m, seq_len=n)["flops"] for m in ("bert-tiny", "squeezebert-tiny") for n in (24, 48)}
     for r in summary["ratios"]:
+        want = flops[("bert-tiny", r["seq_len"])] / flops[("squeezebert-tiny", r["seq_len"])]
         assert r["flop_ratio"] == pytest.approx(want) and f"FLOP ratio {want:.2f}x" in r["verdict"]
     for row in summary["latency"]:
-        assert row["seq_len"] == 48 and row["load_ms"] > 0 and row["first_inference_ms"] > 0 and row["peak_rss_mb"] > 0
+        assert row["load_ms"] > 0 and row["first_inference_ms"] > 0 and row["peak_rss_mb"] > 0
+        assert row["flops"] == flops[(row["model"], row["seq_len"])]
+        assert row["gflop_per_s"] == pytest.approx(row["flops"] / row["median_ms"] / 1e6)
+    # the latency at the length distribution, from the per-length medians, with what it is and where it comes from
+    dist = summary["at_length_distribution"]
+    assert dist["measured_lengths"] == [24, 48] and "source" in dist and "interpolation" in dist["method"]
+    assert len(dist["results"]) == 4  # models x formats
+    medians = {(r["format"], r["model"], r["seq_len"]): r["median_ms"] for r in summary["latency"]}
+    for r in dist["results"]:  # the stand-in lengths (17-23 tokens) lie below 24: clamped to the 24-token median
+        assert r["expected_ms"] == pytest.approx(medians[(r["format"], r["model"], 24)])
+    assert "latency at a length distribution" in done.stdout
     assert "peak RSS MB" in done.stdout
     csv = (tmp_path / "summary.csv").read_text().splitlines()
-    assert csv[0].startswith("device,model,format") and len(csv) == 5
-    assert "load_ms,first_inference_ms,peak_rss_mb" in csv[0] and "flop_ratio" in csv[0]
-    for png in ("latency.png", "memory.png"):
+    assert csv[0].startswith("device,model,format") and len(csv) == 9
+    assert "load_ms,first_inference_ms,peak_rss_mb" in csv[0] and "flop_ratio" in csv[0] and "gflop_per_s" in csv[0]
+    for png in ("latency.png", "memory.png", "latency_by_length.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_benchmark_inputs_are_real_tokens_at_every_length():
+    import models
+    from android_bench.timing import benchmark_inputs, describe_inputs
+
+    tokenizer = models.load("bert-tiny", weights="random").tokenizer
+    for n in (2, 3, 16, 128, 512):
+        feed = benchmark_inputs(tokenizer, n)
+        assert describe_inputs(feed)["seq_len"] == describe_inputs(feed)["real_tokens"] == n
+        ids = feed["input_ids"][0].tolist()
+        assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+        assert tokenizer.pad_token_id not in ids and tokenizer.unk_token_id not in ids
+        assert (feed["token_type_ids"].max() == 1) == (n >= 3)  # a pair, as MNLI feeds it
+
+
+def test_expected_latency_interpolates_and_clamps():
+    from android_bench.lengths import expected_latency, interpolate
+
+    medians = {16: 10.0, 32: 20.0, 128: 80.0}
+    assert interpolate(medians, 24) == 15.0 and interpolate(medians, 64) == 40.0
+    assert interpolate(medians, 8) == 10.0 and interpolate(medians, 512) == 80.0  # clamped to the measured range
+    assert expected_latency(medians, {24: 1, 64: 3}) == pytest.approx((15.0 + 3 * 40.0) / 4)
+
+
+def test_native_tools_get_the_jobs_length(artifacts):
+    """The command lines of the native tools at a job's length, on the real manifests of a resizable TFLite file
+    and a dynamic ONNX file: benchmark_model gets every input's name and shape in the interpreter's order."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from android_bench.artifacts import artifact_folder
+    from android_bench.runners import Pushed, Settings
+    from android_bench.runners.onnxruntime import OrtPerfTestRunner
+    from android_bench.runners.tflite import TfliteBenchmarkModelRunner
+    from export.runtimes import read_manifest
+
+    folder = artifact_folder(artifacts, "bert-tiny", "tflite", "fp32", 48)
+    manifest = read_manifest(folder)
+    settings = Settings(threads=2, seq_len=24)
+    cmd = TfliteBenchmarkModelRunner().command("/r", Pushed(model="/r/m.tflite", folder="/r", manifest=manifest),
+                                               settings)
+    order = [d["name"].removeprefix("serving_default_").removesuffix(":0") for d in
+             sorted(Interpreter(model_path=str(folder / manifest["file"]["name"])).get_input_details(),
+                    key=lambda d: d["index"])]
+    assert f"--input_layer={','.join(order)} --input_layer_shape=1,24:1,24:1,24 " in cmd
+    ranges = cmd.split("--input_layer_value_range=")[1].split()[0].split(":")
+    assert sorted(ranges) == ["attention_mask,1,1", "input_ids,1000,1999", "token_type_ids,0,0"]
+    onnx = read_manifest(artifact_folder(artifacts, "bert-tiny", "onnx", "fp32", 48))
+    cmd = OrtPerfTestRunner().command("/r", Pushed(model="/r/m.onnx", folder="/r", manifest=onnx), settings)
+    assert "-f batch:1 -f sequence:24 " in cmd
+    assert "-f sequence:48 " in OrtPerfTestRunner().command("/r", Pushed(model="/r/m.onnx", folder="/r",
+                                                                         manifest=onnx), Settings(threads=1))
 
 
 def test_killed_run_resumes_without_losing_a_measurement(tmp_path, artifacts):
@@ -135,12 +205,16 @@ BAD_FLAGS = {
                      "argument --threads: '1,x' is not a comma-separated list of positive integer thread counts"),
     "zero threads": (["--threads", "0"], "argument --threads: thread counts must be at least 1, got '0'"),
     "zero runs": (["--runs", "0"], "argument --runs: must be at least 1, got 0"),
+    "repeated length": (["--seq-len", "16,32,16"], "argument --seq-len: sequence lengths repeated in 16,32,16"),
+    "length over the model's": (["--seq-len", "16,600"], "argument --seq-len: 600 is more than "
+                                "squeezebert-mnli-headless takes (max_position_embeddings 512); pick lengths in 2..512"),
 }
 
 
 @pytest.mark.parametrize("module, case", [(m, c) for m in ("android_bench", "android_bench.efficiency")
                                           for c in BAD_FLAGS] + [("android_bench.int8", "format"),
-                                                                 ("android_bench.int8", "zero runs")])
+                                                                 ("android_bench.int8", "zero runs"),
+                                                                 ("android_bench.int8", "repeated length")])
 def test_bad_flags_fail_at_once_in_one_line(tmp_path, module, case):
     args, message = BAD_FLAGS[case]
     done = subprocess.run([sys.executable, "-m", module, *args, "--out", str(tmp_path / "out")], cwd=ROOT,
@@ -154,6 +228,9 @@ def test_plan_interleaves_models_in_every_round():
     jobs = plan(["a", "b"], ["tflite"], ["fp32", "int8"], [1, 4], rounds=2)
     assert [j.model for j in jobs] == ["a", "b"] * 8
     assert [j.order for j in jobs] == list(range(16))
+    jobs = plan(["a", "b"], ["tflite"], ["fp32"], [1], rounds=2, seq_lens=[16, 128])
+    assert [(j.round, j.seq_len, j.model) for j in jobs] == [(r, n, m) for r in (0, 1) for n in (16, 128)
+                                                             for m in ("a", "b")]
 
 
 def test_big_core_mask_from_max_frequencies():
@@ -259,13 +336,15 @@ def test_isolated_timers_run_each_runtime_in_its_own_process(artifacts):
     from export.runtimes import load_artifact
     import models
 
-    feed = timing.benchmark_inputs(models.load("bert-tiny", weights="random").tokenizer, 48)
+    tokenizer = models.load("bert-tiny", weights="random").tokenizer
+    feeds = {n: timing.benchmark_inputs(tokenizer, n) for n in (24, 48)}  # one worker, both lengths
     ballast = np.ones(2**27)  # 1 GiB resident in this process: a worker must not report it as its own peak
     timers = {m: Isolated(m, partial(load_artifact, artifact_folder(artifacts, m, "onnx", "fp32", 48), threads=1),
-                          feed) for m in ("squeezebert-tiny", "bert-tiny")}
+                          feeds) for m in ("squeezebert-tiny", "bert-tiny")}
     try:
-        times = timing.time_turns(timers, runs=4, warmup=1, block=3)
-        assert {m: len(t) for m, t in times.items()} == dict.fromkeys(timers, 4)
+        times = timing.time_turns({(m, n): timer.at(n) for n in feeds for m, timer in timers.items()}, runs=4,
+                                  warmup=1, block=3)
+        assert {k: len(t) for k, t in times.items()} == dict.fromkeys(((m, n) for m in timers for n in feeds), 4)
         assert all(ms > 0 for t in times.values() for ms in t)
         for timer in timers.values():
             assert timer.cold_start["load_ms"] > 0 and timer.cold_start["first_inference_ms"] > 0

@@ -50,18 +50,24 @@ def records(out: Path) -> list[dict]:
 
 
 def test_whole_flow_over_adb(adb_server, loopback_device, tmp_path, artifacts):
-    done = bench(adb_server, loopback_device, tmp_path, artifacts)
+    # two lengths on the device from the one artifact per model made at the longest (the fixture's, at 48)
+    done = bench(adb_server, loopback_device, tmp_path, artifacts, "--seq-len", "24,48")
     assert done.returncode == 0, done.stderr
     rs = records(tmp_path)
-    assert [r["model"] for r in rs] == ["squeezebert-tiny", "bert-tiny"]
+    assert [(r["seq_len"], r["model"]) for r in rs] == [(n, m) for n in (24, 48)
+                                                        for m in ("squeezebert-tiny", "bert-tiny")]
     facts = rs[0]["device_facts"]
     assert facts["model"] == "Pixel 3" and facts["android_version"] == "12" and facts["abi"] == "x86_64"
     assert all(r["device"] == loopback_device.serial and len(r["timing"]["samples_ms"]) == 30 for r in rs)
+    assert all(r["timing"]["extra"]["inputs"]["real_tokens"] == r["seq_len"] for r in rs)  # fed at that length
     run_dir = loopback_device.root / rs[0]["run_id"]  # what was pushed to /data/local/tmp/<run-id>/
-    assert (run_dir / "models" / "bert-tiny-onnx-fp32" / "manifest.json").is_file()
+    pushed = run_dir / "models" / "bert-tiny-onnx-fp32"
+    assert (pushed / "manifest.json").is_file() and (pushed / "inputs-24.npz").is_file()
     assert (run_dir / "py" / "pyrunner.py").is_file() and (run_dir / "result.json").is_file()
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["ratios"][0]["device"] == loopback_device.serial
+    assert {(r["device"], r["seq_len"]) for r in summary["ratios"]} == {(loopback_device.serial, n) for n in (24, 48)}
+    assert len(summary["at_length_distribution"]["results"]) == 2
+    assert (tmp_path / "latency_by_length.png").is_file()
     assert "bert-tiny / squeezebert-tiny" in done.stdout
 
 

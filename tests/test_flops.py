@@ -86,6 +86,9 @@ def test_cli_writes_json(cli, tmp_path):
 @pytest.mark.parametrize("argv, expect", [
     (["--models", "squeezebert-tiny,no-such-model"], "unknown model 'no-such-model': choose one of"),
     (["--models", "bert-tiny", "--latency-ms", "squeezebert-tiny=3"], "--latency-ms"),
+    (["--models", "bert-tiny", "--seq-len", "16,x"], "argument --seq-len: '16,x' is not a comma-separated list"),
+    (["--models", "bert-tiny", "--seq-len", "1,16"], "argument --seq-len: sequence lengths must be at least 2"),
+    (["--models", "bert-tiny", "--seq-len", "16,513"], "argument --seq-len: 513 is more than bert-tiny takes"),
 ])
 def test_bad_input_is_one_line(argv, expect, capsys):
     assert run_main(main, argv, parser=parser()) == 2
@@ -96,22 +99,62 @@ def test_bad_input_is_one_line(argv, expect, capsys):
 
 
 def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
-    """android_bench.efficiency end to end on tiny configs (numbers are meaningless at this size)."""
+    """android_bench.efficiency end to end on tiny configs (numbers are meaningless at this size), at two lengths:
+    one artifact per path made at the longest, timed at both in one round robin."""
     done = subprocess.run([sys.executable, "-m", "android_bench.efficiency", "--models", "squeezebert-tiny,bert-tiny",
-                           "--seq-len", "48", "--formats", "onnx", "--precisions", "fp32", "--threads", "1",
+                           "--seq-len", "16,48", "--formats", "onnx", "--precisions", "fp32", "--threads", "1",
                            "--runs", "3", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600,
                           cwd=REPO)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "efficiency.json").read_text())
-    paths = {(r["model"], r["path"]) for r in report["results"]}
-    assert {("squeezebert-tiny", "onnx-fp32"), ("bert-tiny", "peer-onnx")} <= paths
-    assert all(r["gflop_per_s"] > 0 and r["roofline_fraction"] > 0 for r in report["results"])
-    # every path timed in its own process: its cold start and its own peak RSS
-    assert all(r["load_ms"] > 0 and r["first_inference_ms"] > 0 and r["peak_rss_mb"] > 20 for r in report["results"])
-    assert {r["path"] for r in report["ratios"]} >= {"onnx-fp32", "peer-onnx"}
-    assert report["best_ours_vs_best_peer"]["1"]["ours"]["path"] == "onnx-fp32"
-    [at_best] = report["ratios_at_best_precision"]  # one format, one precision, one thread count
-    assert at_best["format"] == "onnx" and at_best["baseline"]["path"] == at_best["subject"]["path"] == "onnx-fp32"
-    ratio = next(r["ratio"] for r in report["ratios"] if r["path"] == "onnx-fp32")
-    assert at_best["ratio"] == pytest.approx(ratio)
+    assert [p.name for p in (tmp_path / "artifacts" / "bert-tiny").iterdir()] == ["onnx-fp32-seq48"]
+    rows = {(r["model"], r["path"], r["seq_len"]): r for r in report["results"]}
+    assert {("squeezebert-tiny", "onnx-fp32", n) for n in (16, 48)} | {("bert-tiny", "peer-onnx", 16)} <= set(rows)
+    flops = {(m, n): count_flops(m, seq_len=n)["flops"] for m in ("squeezebert-tiny", "bert-tiny") for n in (16, 48)}
+    for (m, path, n), r in rows.items():
+        assert r["flops"] == flops[(m, n)] and r["gflop_per_s"] == pytest.approx(r["flops"] / r["median_ms"] / 1e6)
+        assert r["roofline_fraction"] > 0
+        # every path timed in its own process, one for all its lengths: its cold start and its own peak RSS
+        assert r["load_ms"] > 0 and r["first_inference_ms"] > 0 and r["peak_rss_mb"] > 20
+        assert r["cold_start_seq_len"] == 48
+        if path == "onnx-fp32":
+            other = rows[(m, path, 64 - n)]
+            assert (r["load_ms"], r["peak_rss_mb"]) == (other["load_ms"], other["peak_rss_mb"])  # the same worker
+    assert all(i["seq_len"] == i["real_tokens"] for feeds in report["inputs"].values() for i in feeds)
+    assert {(r["path"], r["seq_len"]) for r in report["ratios"]} >= {("onnx-fp32", 16), ("onnx-fp32", 48),
+                                                                     ("peer-onnx", 16)}
+    for r in report["ratios"]:
+        n = r["seq_len"]
+        assert r["flop_ratio"] == pytest.approx(flops[("bert-tiny", n)] / flops[("squeezebert-tiny", n)])
+    best = report["best_ours_vs_best_peer"]["1"]
+    assert best["ours"]["path"] == "onnx-fp32" and best["seq_len"] == 48
+    at_best = {r["seq_len"]: r for r in report["ratios_at_best_precision"]}  # one format, precision, thread count
+    assert set(at_best) == {16, 48}
+    for n, r in at_best.items():
+        assert r["format"] == "onnx" and r["baseline"]["path"] == r["subject"]["path"] == "onnx-fp32"
+        ratio = next(x["ratio"] for x in report["ratios"] if x["path"] == "onnx-fp32" and x["seq_len"] == n)
+        assert r["ratio"] == pytest.approx(ratio)
     assert report["denormals"].startswith("flushed")
+    # the latency at the length distribution (stated, with its source) and the plot
+    dist = report["at_length_distribution"]
+    assert dist["measured_lengths"] == [16, 48] and dist["source"] and dist["method"]
+    assert 16 < dist["mean_tokens"] < 48
+    for r in dist["results"]:
+        medians = {n: rows[(r["model"], r["path"], n)]["median_ms"] for n in (16, 48)}
+        assert min(medians.values()) <= r["expected_ms"] <= max(medians.values())
+    assert "latency at a length distribution" in done.stdout
+    assert (tmp_path / "latency_by_length.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["plot"] == str(tmp_path / "latency_by_length.png")
+
+
+def test_flops_per_length(tmp_path):
+    out = tmp_path / "flops.json"
+    assert run_main(main, ["--models", "squeezebert-tiny,bert-tiny", "--seq-len", "16,32", "--json", str(out)],
+                    parser=parser()) == 0
+    report = json.loads(out.read_text())
+    assert [(m["model"], m["seq_len"]) for m in report["models"]] == [
+        ("squeezebert-tiny", 16), ("bert-tiny", 16), ("squeezebert-tiny", 32), ("bert-tiny", 32)]
+    for ratio in report["ratios_to_first"]:
+        n = ratio["seq_len"]
+        assert ratio["bert-tiny"] == pytest.approx(count_flops("bert-tiny", seq_len=n)["flops"]
+                                                   / count_flops("squeezebert-tiny", seq_len=n)["flops"])
