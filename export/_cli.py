@@ -51,7 +51,10 @@ def base_parser(prog: str, description: str, *, out_default: str) -> argparse.Ar
     p.add_argument("--task", choices=TASKS, default=None,
                    help="feature-extraction (last_hidden_state, pooler_output) or sequence-classification (logits); "
                         "default: the model's own")
-    p.add_argument("--seq-len", type=int, default=128, help="sequence length of the export and validation inputs")
+    p.add_argument("--seq-len", type=int, default=None,
+                   help="sequence length of the export and validation inputs; for TFLite, the most tokens the "
+                        "resizable file takes (default: 128; TFLite: the model's max_position_embeddings, since "
+                        "MediaPipe feeds a text's every token and fails on more)")
     p.add_argument("--out", type=Path, default=Path(out_default), help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed for --weights random")
     p.add_argument("--graph", choices=("mobile", "reference"), default="mobile",
@@ -126,7 +129,7 @@ def format_main(name: str, argv=None) -> int:
 
         loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
         options = {k: v for k, v in vars(args).items() if k not in _CORE}
-        artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out, threads=args.threads,
+        artifact = export(fmt, loaded, seq_len=args.seq_len or fmt.default_seq_len(loaded), out=args.out, threads=args.threads,
                           options=options)["fp32"]
         log_artifact(artifact)
 

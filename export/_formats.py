@@ -8,6 +8,8 @@ from typing import Callable
 from models.contract import MIN_SEQUENCE
 from models.errors import UserError
 
+DEFAULT_SEQ_LEN = 128
+
 # Format name -> module that registers it. Order = order of `python -m export`.
 FORMAT_MODULES = {"torchscript": "export.torchscript", "onnx": "export.onnx", "tflite": "export.tflite.convert",
                   "executorch": "export.executorch"}
@@ -46,6 +48,11 @@ class Format:
         """The task's contract as this format's files implement it when exported at `seq_len`."""
         return loaded.contract.specialize(batch=self.fixed_batch, max_sequence=seq_len if self.bounded_sequence else None,
                                           input_dtype=self.input_dtype)
+
+    def default_seq_len(self, loaded) -> int:
+        """--seq-len when none is given: a bounded file takes every length the model can (an app cannot feed
+        MediaPipe more tokens than the file takes, see export/tflite/app_asset.py); the others are validated at 128."""
+        return loaded.max_seq_len if self.bounded_sequence else DEFAULT_SEQ_LEN
 
     def seq_len_range(self, seq_len: int) -> tuple[int, int] | None:
         """The sequence lengths a file exported at `seq_len` takes, where the format bounds them (else None)."""

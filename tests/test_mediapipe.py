@@ -128,9 +128,10 @@ def test_fine_tuned_folder_classifier_through_the_cli(cli, tmp_path):
     """The app-asset command as a user runs it (metadata on by default), from a run_glue-style folder."""
     folder = _sharp_fine_tuned_folder(tmp_path / "glue")
     out = tmp_path / "asset"
-    done = cli("export.tflite", "--model", str(folder), "--seq-len", "32", "--out", str(out))
+    done = cli("export.tflite", "--model", str(folder), "--out", str(out))  # no --seq-len: the model's 512 tokens
     assert done.returncode == 0, done.stderr
     path, manifest = _model_file(out)
+    assert manifest["seq_len_range"] == [2, 512] and manifest["mediapipe"]["max_tokens"] == 512
     assert manifest["mediapipe"]["task"] == "TextClassifier" and manifest["head"]["output"] == "probabilities"
     assert manifest["mediapipe"]["min_parser_version"] == "1.1.0"  # BertTokenizer process unit: schema 1.1.0
     loaded = models.load(str(folder)).with_head(models.OutputHead("sequence-classification"))
@@ -141,14 +142,14 @@ def test_fine_tuned_folder_classifier_through_the_cli(cli, tmp_path):
         for text in SAME_IDS:
             scores, names = _scores(classifier.classify(text), labels)
             assert names == labels and abs(scores.sum() - 1) < 1e-5
-            seen.append(_eager(loaded, text, 32))
+            seen.append(_eager(loaded, text, 512))
             np.testing.assert_allclose(scores, seen[-1], atol=ATOL, rtol=0)
     assert np.ptp(np.array(seen), axis=0).max() > 10 * ATOL
     result = _classifier_top(path, text="a short test sentence", max_results=1)  # top-k on probabilities
     assert len(result.classifications[0].categories) == 1
     # re-measured independently, and its int8 re-derived with the options the manifest records
     done = cli("export.verify", str(out))
-    assert done.returncode == 0 and "-[✓] probabilities [1x32]" in done.stderr, done.stderr
+    assert done.returncode == 0 and "-[✓] probabilities [1x512]" in done.stderr, done.stderr
     done = cli("quantize", "--in", str(out), "--out", str(tmp_path / "int8"))
     assert done.returncode == 0, done.stderr
     path8, manifest8 = _model_file(tmp_path / "int8")
@@ -313,13 +314,15 @@ def test_a_text_over_the_maximum_fails_in_mediapipe_as_the_manifest_says(app_ass
     fits, over = "word " * (SEQ - 2), "word " * (SEQ - 1)  # one token a word, plus [CLS] and [SEP]
     assert len(loaded.tokenizer(over)["input_ids"]) == SEQ + 1
     labels = (folders["fp32"] / "labels.txt").read_text().splitlines()
-    with _classifier(path) as classifier:
-        scores, _ = _scores(classifier.classify(fits), labels)
-        np.testing.assert_allclose(scores, _eager(loaded, fits, SEQ), atol=ATOL, rtol=0)
-        with pytest.raises(RuntimeError):
-            classifier.classify(over)
-        with pytest.raises(RuntimeError):
-            classifier.classify("a short text")
+    classifier = _classifier(path)
+    scores, _ = _scores(classifier.classify(fits), labels)
+    np.testing.assert_allclose(scores, _eager(loaded, fits, SEQ), atol=ATOL, rtol=0)
+    with pytest.raises(RuntimeError):
+        classifier.classify(over)
+    with pytest.raises(RuntimeError):
+        classifier.classify("a short text")
+    with pytest.raises(RuntimeError):  # even closing it fails: the graph is broken
+        classifier.close()
 
 
 def test_every_asset_ships_its_tokenizer_cases(app_assets):

@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -147,6 +148,24 @@ def _shape_signatures(path: Path) -> dict[str, list[int]]:
             sorted(runner.get_input_details().items())}
 
 
+@contextmanager
+def _eager_attention(loaded):
+    """Hugging Face BERT's attention as its eager matmuls while the ONNX is traced. Its SDPA exports as K reshaped
+    to 3-D by a computed shape, transposed and reshaped back; with the sequence dynamic that shape is unknown and
+    onnx2tf fails on it (a rank-6 tensor in a rank-3 Transpose, bert-tiny). Eager attention exports one 4-D
+    Transpose. SqueezeBERT's mobile graph has its own attention."""
+    model = loaded.hf_model
+    before = model.config._attn_implementation
+    if loaded.family != "bert" or before == "eager":
+        yield
+        return
+    model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(before)
+
+
 def _write_assets(loaded, folder: Path, max_len: int) -> list[Path]:
     write_vocab_txt(loaded.tokenizer, folder / "vocab.txt")
     (folder / "labels.txt").write_text("".join(f"{label}\n" for label in loaded.labels or []))
@@ -165,6 +184,7 @@ def convert(loaded, products, path, *, options) -> Converted:
     module = Int32Inputs(BoundedPositions(mobile_module(loaded, options["graph"], heads="slices"), max_len)).eval()
     products.onnx = products.work / "resizable.onnx"
     # dynamo: every shape in terms of the sequence dim, which onnx2tf's layout inference needs (module docstring)
-    export_onnx(module, example, products.onnx, contract=products.contract, exporter="dynamo", opset=GELU_OPSET)
+    with _eager_attention(loaded):
+        export_onnx(module, example, products.onnx, contract=products.contract, exporter="dynamo", opset=GELU_OPSET)
     onnx_to_saved_model(products.onnx, products)
     return saved_model_to_tflite(loaded, products, path)
