@@ -91,7 +91,11 @@ def test_cli_writes_json(cli, tmp_path):
     (["--models", "bert-tiny", "--seq-len", "16,513"], "argument --seq-len: 513 is more than bert-tiny takes"),
 ])
 def test_bad_input_is_one_line(argv, expect, capsys):
-    assert run_main(main, argv, parser=parser()) == 2
+    try:
+        code = run_main(main, argv, parser=parser())
+    except SystemExit as stop:  # a flag's type error exits from argparse itself, before main
+        code = stop.code
+    assert code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expect in err and "Traceback" not in err
     if "unknown model" in expect:
