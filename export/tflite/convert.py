@@ -14,12 +14,11 @@ in the interpreter too, not only in our runtime's one-line check.
 
 Choices, each forced by something measured:
 - a resizable sequence, not several fixed-length signatures: one subgraph, so MediaPipe (which loads one) takes
-  it, and onnx2tf keeps a dynamic dim as it is. Measured on squeezebert-mnli-headless, random weights, against
-  the file fixed at [1, 128] that this exporter made before: fp32 204.15 MB vs 202.96 (1.006x; the position
-  table then held all 512 rows, now --seq-len), int8 52.24 vs 52.23 MB; TRANSPOSE 12 in both; max abs diff vs
-  eager 3.1e-6 at 8, 16, 32, 48, 64 and 128 tokens. Latency (ai_edge_litert Interpreter, 1 thread, median of 20
-  after 5 warm-up runs, AMD EPYC with AVX-512 VNNI, 2 cores): fp32 18.1 ms at 32 tokens vs 54.3 ms at 128
-  (0.33x) from the one file, a file fixed at 32 tokens 17.2 ms; int8 6.6 vs 21.8 ms (0.30x), fixed at 32: 6.7 ms.
+  it, and onnx2tf keeps a dynamic dim as it is. Measured on squeezebert-mnli-headless, random weights, --seq-len
+  128, against the file fixed at [1, 128] this exporter made before: fp32 202.97 MB vs 202.96, int8 51.94 vs 52.23;
+  max abs diff vs eager 3.1e-6 at every validated length. Latency (android_bench.efficiency, 1 thread, median of
+  20, 2-core AMD EPYC with AVX-512 VNNI, 2026-12-03): fp32 15.9 ms at 32 tokens vs 50.0 at 128 (0.32x), int8 5.8
+  vs 21.4 ms (0.27x), from the one file (a prototype measured a file fixed at 32 tokens within 5% of it).
 - onnx2tf, not litert-torch: litert-torch 0.10's `convert(..., dynamic_shapes=...)` fails on the Hugging Face
   embeddings (`position_ids[:, :seq_length]` with a symbolic end: TracerBoolConversionError in its aten.slice
   lowering), and its static files of the Hugging Face graph had 204 TRANSPOSE for 72 CONV_2D.
