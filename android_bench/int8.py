@@ -29,7 +29,7 @@ def run(args) -> list[dict]:
 
     from . import lengths as by_length
     from .artifacts import ensure_artifact
-    from .timing import AtLength, InProcess
+    from .timing import InProcess
 
     results, path, seq_lens = [], args.out / "bench.json", args.seq_len
     longest = max(seq_lens)
@@ -53,7 +53,7 @@ def run(args) -> list[dict]:
                 runtimes = {"fp32": InProcess(load_artifact(fp32_dir, threads=args.threads), inputs),
                             "int8": InProcess(load_artifact(int8_dir, threads=args.threads), inputs)}
                 # fp32 and int8 alternate at each length; the lengths join the round robin
-                timers = {(precision, length): AtLength(timer, length) for length in seq_lens
+                timers = {(precision, length): timer.at(length) for length in seq_lens
                           for precision, timer in runtimes.items()}
                 times = time_turns(timers, runs=args.runs, warmup=args.warmup)
             size_ratio = read_manifest(int8_dir)["quantization"]["size_bytes"]["ratio"]

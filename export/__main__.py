@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         for name in args.formats:
             fmt = get_format(name)
             quantized = {args.quantize: args.out / f"{name}-int8"} if args.quantize else {}
-            for artifact in export(fmt, loaded, seq_len=args.seq_len or fmt.default_seq_len(loaded), out=args.out / name, quantized=quantized,
+            for artifact in export(fmt, loaded, seq_len=args.seq_len, out=args.out / name, quantized=quantized,
                                    threads=args.threads, options={"graph": args.graph}).values():
                 log_artifact(artifact)
 

@@ -129,7 +129,7 @@ def format_main(name: str, argv=None) -> int:
 
         loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
         options = {k: v for k, v in vars(args).items() if k not in _CORE}
-        artifact = export(fmt, loaded, seq_len=args.seq_len or fmt.default_seq_len(loaded), out=args.out, threads=args.threads,
+        artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out, threads=args.threads,
                           options=options)["fp32"]
         log_artifact(artifact)
 

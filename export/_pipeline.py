@@ -105,11 +105,13 @@ def model_record(loaded) -> dict:
             "max_position_embeddings": c.max_position_embeddings, "weights": loaded.weights}
 
 
-def export(fmt: Format, loaded, *, seq_len: int, out: Path | None, quantized: Mapping[str, Path] | None = None,
+def export(fmt: Format, loaded, *, seq_len: int | None, out: Path | None, quantized: Mapping[str, Path] | None = None,
            threads: int | None = None, options: dict | None = None) -> dict[str, Artifact]:
     """Export `loaded` to `fmt` once: the fp32 artifact in `out` (None: converted for the recipes, not written)
     and, per recipe name in `quantized`, the artifact it derives in that folder. Returns the artifacts by
-    precision ("fp32", "int8"); fails with ValidationError if one deviates from eager beyond its tolerance."""
+    precision ("fp32", "int8"); fails with ValidationError if one deviates from eager beyond its tolerance.
+    `seq_len` None: the format's default (Format.default_seq_len)."""
+    seq_len = seq_len or fmt.default_seq_len(loaded)
     loaded.check_seq_len(seq_len)
     recipes = [(get_recipe(fmt.name, name), Path(folder)) for name, folder in (quantized or {}).items()]
     outs = ([Path(out)] if out is not None else []) + [folder for _, folder in recipes]
