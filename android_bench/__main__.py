@@ -154,12 +154,15 @@ def main(args) -> None:
 def _report(results, args, config, flops) -> dict:
     """summary.json, summary.csv, the plots and the tables, from every record so far."""
     from .report import print_tables, write_reports
+    from .machine import describe, save_run
     from .results import summarize
 
     summary = summarize(results.records(), baseline=args.baseline, flops=flops,
                         length_weights=config.length_weights)
     summary["run_id"] = config.run_id
+    summary["machine"] = describe()  # the host driving the run (a phone's own CPU is in its device facts)
     paths = write_reports(summary, args.out)
+    paths["history"] = save_run("android_bench", summary, args.out.parent / "history")
     print_tables(summary)
     print(f"wrote {results.path}, {', '.join(str(p) for p in paths.values())}")
     return summary

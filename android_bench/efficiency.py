@@ -115,13 +115,14 @@ def run(args) -> dict:
     from .results import COLD_START
     from .timing import DENORMALS
     from .flops import flops_by_length, roofline
+    from .machine import describe
 
     names, seq_lens = args.models, args.seq_len
     longest = max(seq_lens)
     flags.check_seq_lens(names, seq_lens)
     flags.check_precisions(args.formats, args.precisions)
     machine = roofline()
-    report = {"seq_lens": seq_lens, "artifact_seq_len": longest, "runs": args.runs, "weights": args.weights,
+    report = {"machine": describe(), "seq_lens": seq_lens, "artifact_seq_len": longest, "runs": args.runs, "weights": args.weights,
               "roofline": machine, "results": [],
               # int8 paths can pass 100%: VNNI/dot-product int8 instructions do 4 MACs per 32-bit lane
               "roofline_fraction_of": "fp32 peak of the threads used",
@@ -185,8 +186,28 @@ def run(args) -> dict:
                 line=lambda r: r["path"], title="android_bench.efficiency: median latency against length "
                                                 "(one artifact per path, real tokens only)"))
             write_json_atomic(args.out / "efficiency.json", report)
+    report = _with_history(report, args.out.parent / "history")
+    write_json_atomic(args.out / "efficiency.json", report)
     _print(report, names)
     return report
+
+
+def _with_history(report: dict, history: Path) -> dict:
+    """Save this run to the history (android_bench.machine) and compare each median with the last run on the
+    same kind of CPU: {"this_run", "previous_run", "changes": [{model, path, threads, seq_len, previous_ms,
+    median_ms, ratio}]}."""
+    from .machine import previous_run, save_run
+
+    saved = save_run("efficiency", report, history)
+    previous = previous_run("efficiency", report["machine"], history, before=saved)
+    entry = {"this_run": str(saved), "previous_run": previous and previous["path"], "changes": []}
+    if previous:
+        key = lambda r: (r["model"], r["path"], r["threads"], r["seq_len"])  # noqa: E731
+        before = {key(r): r["median_ms"] for r in previous["report"].get("results", [])}
+        entry["changes"] = [{"model": r["model"], "path": r["path"], "threads": r["threads"], "seq_len": r["seq_len"],
+                             "previous_ms": before[key(r)], "median_ms": r["median_ms"],
+                             "ratio": r["median_ms"] / before[key(r)]} for r in report["results"] if key(r) in before]
+    return {**report, "history": entry}
 
 
 def _with_distribution(report: dict, weights: dict[int, float]) -> dict:
@@ -246,10 +267,12 @@ def _print(report: dict, names: list[str]) -> None:
     from rich.table import Table
 
     from . import lengths as by_length
+    from .machine import header
 
     console = Console(width=None if sys.stdout.isatty() else 150)
     table = Table(title=f"batch 1, real tokens only, lengths {','.join(map(str, report['seq_lens']))} (one artifact "
-                        f"per path, made at {report['artifact_seq_len']}): median latency and efficiency")
+                        f"per path, made at {report['artifact_seq_len']}): median latency and efficiency\n"
+                        f"{header(report['machine'])}")
     for col in ("model", "path", "threads", "seq", "median ms", "p10-p90", "GFLOPs", "GFLOP/s", "of fp32 peak",
                 "load ms", "1st run ms", "peak RSS MB"):
         table.add_column(col)
@@ -276,6 +299,14 @@ def _print(report: dict, names: list[str]) -> None:
                         key=lambda r: (r["path"], r["threads"]), label=lambda r: f"{r['path']} {r['threads']}t")
     if "plot" in report:
         console.print(f"wrote {report['plot']}")
+    history = report.get("history", {})
+    if history.get("previous_run"):
+        console.print(f"against the last run on this kind of CPU ({history['previous_run']}):")
+        for c in sorted(history["changes"], key=lambda c: (c["threads"], c["path"], c["seq_len"], c["model"])):
+            console.print(f"  {c['model']:<26} {c['path']:<18} {c['threads']}t seq {c['seq_len']:<4} "
+                          f"{c['previous_ms']:.1f} -> {c['median_ms']:.1f} ms ({c['ratio']:.2f}x)")
+    if history:
+        console.print(f"saved to the history: {history['this_run']}")
 
 
 def parser() -> argparse.ArgumentParser:

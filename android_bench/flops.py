@@ -23,6 +23,7 @@ from export import ArgumentParser, run_main
 from models.errors import UserError
 
 from . import flags
+from .machine import cpuinfo, describe, header, logical_cpus, physical_cores, save_run
 
 COUNTED = ("matrix products only: Linear (addmm), grouped/dense Conv1d (convolution), attention QK^T and PV "
            "(bmm or fused SDPA); FLOPs = 2 x MACs")
@@ -127,32 +128,13 @@ def _count(model_name: str, loaded, *, seq_len: int, batch: int) -> dict:
 # ---------------------------------------------------------------------------------------------- roofline
 
 
-def _cpuinfo() -> dict[str, str]:
-    """The first value of each key in /proc/cpuinfo (empty off Linux)."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, sep, value = line.partition(":")
-            if sep:
-                info.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    return info
-
-
 def _cores() -> tuple[int, str]:
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-        how = f"os.sched_getaffinity: {len(cpus)} logical CPUs"
-    except AttributeError:
-        cpus, how = list(range(os.cpu_count() or 1)), f"os.cpu_count: {os.cpu_count()} logical CPUs"
-    try:  # SMT siblings share one core's FMA units: count (package, core) pairs
-        topo = Path("/sys/devices/system/cpu")
-        physical = {tuple((topo / f"cpu{c}/topology" / f).read_text().strip()
-                          for f in ("physical_package_id", "core_id")) for c in cpus}
-        return len(physical), f"{how} on {len(physical)} physical cores (sysfs topology)"
-    except OSError:
-        return len(cpus), f"{how}, counted as cores (no sysfs topology: SMT siblings not merged)"
+    cpus = logical_cpus()
+    how = f"os.sched_getaffinity: {len(cpus)} logical CPUs"
+    physical = physical_cores(cpus)  # SMT siblings share one core's FMA units
+    if physical:
+        return physical, f"{how} on {physical} physical cores (sysfs topology)"
+    return len(cpus), f"{how}, counted as cores (no sysfs topology: SMT siblings not merged)"
 
 
 def _simd_lanes(flags: set[str]) -> tuple[int | None, str]:
@@ -219,16 +201,12 @@ def _frequency_ghz(cpus: list[int]) -> tuple[float | None, str]:
 
 def roofline() -> dict:
     """Peak fp32 FLOP/s = cores x FMA units x SIMD lanes x 2 x frequency; each factor with how it was read."""
-    info = _cpuinfo()
+    info = cpuinfo()
     flags = set((info.get("flags") or info.get("Features") or "").split())
     cores, cores_how = _cores()
     lanes, lanes_how = _simd_lanes(flags)
     fma, fma_how = _fma_units(info, flags, lanes)
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = list(range(os.cpu_count() or 1))
-    ghz, ghz_how = _frequency_ghz(cpus)
+    ghz, ghz_how = _frequency_ghz(logical_cpus())
     factors = (cores, fma, lanes, ghz)
     peak = cores * fma * lanes * 2 * ghz if None not in factors else None
     return {
@@ -312,14 +290,15 @@ def main(args) -> dict:
               "ratios_to_first": [{"seq_len": length, "first": names[0],
                                    **{n: counted[n][length]["flops"] / counted[names[0]][length]["flops"]
                                       for n in names[1:]}} for length in seq_lens],
-              "roofline": machine, "roofline_peak_gflops_used": peak, "threads": args.threads}
+              "roofline": machine, "roofline_peak_gflops_used": peak, "threads": args.threads,
+              "machine": describe()}
     _print(report)
     if args.json:
         from export import write_json_atomic
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.json, report)
-        print(f"wrote {args.json}")
+        print(f"wrote {args.json}; saved to the history: {save_run('flops', report, args.json.parent / 'history')}")
     return report
 
 
@@ -329,7 +308,7 @@ def _print(report: dict) -> None:
 
     rows, machine = report["models"], report["roofline"]
     table = Table(title=f"one forward pass: seq {','.join(map(str, report['seq_lens']))}, batch {report['batch']}, "
-                        f"{report['task']}")
+                        f"{report['task']}\n{header(report['machine'])}")
     cols = ["model", "seq", "GMACs", "GFLOPs", "x first", "attn proj", "attn scores", "FFN", "pooler+head"]
     timed = any("latency_ms" in r for r in rows)
     cols += ["ms", "GFLOP/s", "of roofline"] if timed else []

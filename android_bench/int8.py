@@ -29,6 +29,7 @@ def run(args) -> list[dict]:
 
     from . import lengths as by_length
     from .artifacts import ensure_artifact
+    from .machine import describe
     from .timing import InProcess
 
     results, path, seq_lens = [], args.out / "bench.json", args.seq_len
@@ -72,7 +73,7 @@ def run(args) -> list[dict]:
                 results.append(row)
                 log.info("%-26s %-12s seq %4d  fp32 %7.1f ms  int8 %7.1f ms  speedup %.2fx  size %.2fx", name, fmt,
                          length, row["fp32_median_ms"], row["int8_median_ms"], row["int8_speedup"], row["size_ratio"])
-            report = {"machine": _machine(), "denormals": DENORMALS[args.denormals], "seq_lens": seq_lens,
+            report = {"machine": describe(), "denormals": DENORMALS[args.denormals], "seq_lens": seq_lens,
                       "artifact_seq_len": longest,
                       "protocol": timing.record(warmup=args.warmup, runs=args.runs, denormals=args.denormals),
                       "inputs": described, "results": results}
@@ -88,7 +89,10 @@ def run(args) -> list[dict]:
                                                 title=f"android_bench.int8: median latency against length, "
                                                       f"{args.threads} thread(s) (one artifact per precision)")
         log.info("wrote %s", plot)
-    _table(results, report.get("at_length_distribution"), args.models)
+    from .machine import save_run
+
+    log.info("saved to the history: %s", save_run("int8", report, args.out.parent / "history"))
+    _table(results, report.get("at_length_distribution"), args.models, report["machine"])
     return results
 
 
@@ -105,20 +109,14 @@ def _distribution(results: list[dict], weights: dict[int, float]) -> dict:
     return {**by_length.summary(weights, sorted({r["seq_len"] for r in results})), "results": rows}
 
 
-def _machine() -> dict:
-    import os
-    import platform
-
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
-
-
-def _table(results: list[dict], dist: dict | None, names: list[str]) -> None:
+def _table(results: list[dict], dist: dict | None, names: list[str], machine: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     from . import lengths as by_length
+    from .machine import header
 
-    table = Table(title="fp32 vs int8 (median ms, interleaved runs, real tokens only)")
+    table = Table(title=f"fp32 vs int8 (median ms, interleaved runs, real tokens only)\n{header(machine)}")
     for col in ("model", "format", "seq", "fp32", "int8", "speedup", "size", "fp32/int8 vs longest"):
         table.add_column(col)
     for r in results:

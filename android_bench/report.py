@@ -25,7 +25,12 @@ def print_tables(summary: dict) -> None:
     import sys
 
     console = Console(width=None if sys.stdout.isatty() else 160)  # logs and CI: no squeezed columns
-    table = Table(title="latency (ms), cold start and memory, per sequence length (real tokens, no padding)")
+    title = "latency (ms), cold start and memory, per sequence length (real tokens, no padding)"
+    if "machine" in summary:
+        from .machine import header
+
+        title += f"\nhost: {header(summary['machine'])}"
+    table = Table(title=title)
     numeric = ("threads", "seq", "n", "median", "p10", "p90", "trimmed mean", "GFLOP/s", "load", "1st run",
                "peak RSS MB")
     for col in ("device", "model", "format", "precision", "threads", "seq", "runner", "n", "median", "p10", "p90",

@@ -107,11 +107,17 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     one artifact per path made at the longest, timed at both in one round robin."""
     done = subprocess.run([sys.executable, "-m", "android_bench.efficiency", "--models", "squeezebert-tiny,bert-tiny",
                            "--seq-len", "16,48", "--formats", "onnx", "--precisions", "fp32", "--threads", "1",
-                           "--runs", "3", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600,
-                          cwd=REPO)
+                           "--runs", "3", "--out", str(tmp_path / "eff")], capture_output=True, text=True,
+                          timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    report = json.loads((tmp_path / "efficiency.json").read_text())
-    assert [p.name for p in (tmp_path / "artifacts" / "bert-tiny").iterdir()] == ["onnx-fp32-seq48"]
+    report = json.loads((tmp_path / "eff" / "efficiency.json").read_text())
+    assert [p.name for p in (tmp_path / "eff" / "artifacts" / "bert-tiny").iterdir()] == ["onnx-fp32-seq48"]
+    # the CPU in the JSON and the table header; the run in the history beside --out (android_bench.machine)
+    assert report["machine"]["kind"] and report["machine"]["cpu"] in done.stdout
+    history = json.loads(Path(report["history"]["this_run"]).read_text())
+    assert Path(report["history"]["this_run"]).parent == tmp_path / "history"
+    assert history["benchmark"] == "efficiency" and history["report"]["results"] == report["results"]
+    assert report["history"]["previous_run"] is None  # a fresh history
     rows = {(r["model"], r["path"], r["seq_len"]): r for r in report["results"]}
     assert {("squeezebert-tiny", "onnx-fp32", n) for n in (16, 48)} | {("bert-tiny", "peer-onnx", 16)} <= set(rows)
     flops = {(m, n): count_flops(m, seq_len=n)["flops"] for m in ("squeezebert-tiny", "bert-tiny") for n in (16, 48)}
@@ -147,8 +153,8 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
         medians = {n: rows[(r["model"], r["path"], n)]["median_ms"] for n in (16, 48)}
         assert min(medians.values()) <= r["expected_ms"] <= max(medians.values())
     assert "latency at a length distribution" in done.stdout
-    assert (tmp_path / "latency_by_length.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert report["plot"] == str(tmp_path / "latency_by_length.png")
+    assert (tmp_path / "eff" / "latency_by_length.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["plot"] == str(tmp_path / "eff" / "latency_by_length.png")
 
 
 def test_flops_per_length(tmp_path):
