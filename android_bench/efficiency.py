@@ -122,8 +122,8 @@ def run(args) -> dict:
     flags.check_seq_lens(names, seq_lens)
     flags.check_precisions(args.formats, args.precisions)
     machine = roofline()
-    report = {"machine": describe(), "seq_lens": seq_lens, "artifact_seq_len": longest, "runs": args.runs, "weights": args.weights,
-              "roofline": machine, "results": [],
+    report = {"machine": describe(), "seq_lens": seq_lens, "artifact_seq_len": longest, "runs": args.runs,
+              "weights": args.weights, "roofline": machine, "results": [],
               # int8 paths can pass 100%: VNNI/dot-product int8 instructions do 4 MACs per 32-bit lane
               "roofline_fraction_of": "fp32 peak of the threads used",
               "denormals": DENORMALS[args.denormals]}

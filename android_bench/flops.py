@@ -12,7 +12,6 @@ from the config. Not counted: bias and residual adds, softmax, layer norm, GELU 
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import re
 import subprocess
