@@ -1,0 +1,38 @@
+"""android_bench.op_profile end to end on a tiny config: the runtimes' own per-op profilers at 1 and 2 threads
+(numbers are meaningless at this size; what is checked is that they are real, complete and consistent)."""
+import json
+
+import pytest
+
+
+def test_op_profile_of_onnx_and_executorch(cli, tmp_path):
+    proc = cli("android_bench.op_profile", "--models", "squeezebert-tiny", "--formats", "onnx,executorch",
+               "--precisions", "fp32", "--threads", "1,2", "--seq-len", "16", "--runs", "3", "--warmup", "1",
+               "--out", str(tmp_path / "prof"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "prof" / "op_profile.json").read_text())
+    assert report["machine"]["cpu"] in proc.stdout and report["inputs"]["squeezebert-tiny"]["real_tokens"] == 16
+    rows = {r["path"]: r for r in report["results"]}
+    assert set(rows) == {"onnx-fp32", "executorch-fp32"}
+    gemm = {"onnx-fp32": "MatMul", "executorch-fp32": "Fully Connected (NC, F32) GEMM"}
+    for path, r in rows.items():
+        ops = {o["op"]: o for o in r["ops"]}
+        assert gemm[path] in ops and ops[gemm[path]]["count"] >= 4  # squeezebert-tiny: per-group linears, 2 layers
+        for t in ("1", "2"):
+            assert 0 < r["ops_ms"][t] <= r["run_ms"][t] * 1.05  # the ops happen inside the timed run
+        assert r["gain"]["2"] == pytest.approx(r["run_ms"]["1"] / r["run_ms"]["2"])
+        top = r["ops"][0]
+        assert top["ms"]["1"] == max(o["ms"]["1"] for o in r["ops"])  # sorted by time at the fewest threads
+        assert top["gain"]["2"] == pytest.approx(top["ms"]["1"] / top["ms"]["2"])
+        assert not any(o["op"] in ("OPERATOR_CALL", "DELEGATE_CALL") for o in r["ops"])  # wrappers not counted twice
+    assert (tmp_path / "history").is_dir() and report["history"].startswith(str(tmp_path / "history"))
+    assert f"{rows['onnx-fp32']['path']}" in proc.stdout and "2t gain" in proc.stdout
+
+
+def test_op_profile_refuses_tflite_in_one_line(cli, tmp_path):
+    proc = cli("android_bench.op_profile", "--models", "squeezebert-tiny", "--formats", "tflite",
+               "--out", str(tmp_path))
+    err = proc.stderr.strip()
+    assert proc.returncode != 0 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "no per-op profiler" in err and "onnx, executorch" in err
+    assert not (tmp_path / "artifacts").exists()  # refused before any export
