@@ -212,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"comma-separated, profiled: {', '.join(PROFILED)}")
     p.add_argument("--precisions", type=flags.names(flags.all_precisions(), what="precision"), default="fp32,int8")
     p.add_argument("--threads", type=flags.positive_ints("thread counts"), default="1,2",
-                   help="comma-separated thread counts; gains are from the first")
+                   help="comma-separated thread counts; gains are from the fewest")
     p.add_argument("--seq-len", type=flags.positive_int, default=128, help="tokens fed (all real) and exported at")
     p.add_argument("--runs", type=flags.positive_int, default=20, help="profiled runs per artifact and thread count")
     p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP, help="unprofiled runs first")
