@@ -7,10 +7,13 @@ import errno
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from models import TASKS, model_choices
 from models.errors import UserError
+
+from ._files import interrupted, remove_scratch
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -67,6 +70,15 @@ def base_parser(prog: str, description: str, *, out_default: str) -> argparse.Ar
 
 
 def _interrupt(signum, frame):
+    """SIGTERM (and Ctrl-C) as KeyboardInterrupt, so temporary folders go and children die on the way out. Not in
+    the middle of an import: an exception raised in Python code that a native module's import calls back into
+    aborts the process (nanobind's std::terminate, seen with onnx), leaving the folders behind; retried after."""
+    interrupted.set()
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            threading.Timer(0.05, signal.raise_signal, (signum,)).start()
+            return
+        frame = frame.f_back
     raise KeyboardInterrupt
 
 
@@ -74,11 +86,15 @@ def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
     """Parse, configure logging, run `main(args)`; user errors become one line on stderr and exit 2."""
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C: temporary folders go, children die
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where SIGINT is ignored (`&` jobs)
+        signal.signal(signal.SIGINT, _interrupt)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     for noisy in ("torch", "torchao", "jax", "absl", "tensorflow", "onnx2tf", "executorch", "onnx_ir", "onnxscript"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
         main(args)
+        if interrupted.is_set():  # the KeyboardInterrupt was swallowed on the way: still an interrupted run
+            raise KeyboardInterrupt
     except UserError as exc:
         if args.verbose:
             raise
@@ -88,6 +104,7 @@ def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        remove_scratch()
         print("error: interrupted; what finished is kept, the work in progress was discarded", file=sys.stderr)
         return 130
     except OSError as exc:

@@ -9,9 +9,14 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from models.errors import UserError
+
+# Set by the CLI's SIGTERM/SIGINT handler. The KeyboardInterrupt it raises can be swallowed by a library (an
+# `except BaseException`, an exception in a __del__), so swap_in also checks this: an interrupted run never commits.
+interrupted = threading.Event()
 
 
 def ensure_writable_dir(path: Path) -> Path:
@@ -81,13 +86,26 @@ def scratch(out: Path, kind: str):
         if old.name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     path = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{prefix}{os.getpid()}-"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o777 & ~umask)  # it becomes the artifact folder: the permissions of a folder made by mkdir
+    _scratch.add(path)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o777 & ~umask)  # it becomes the artifact folder: the permissions of a folder made by mkdir
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+        _scratch.discard(path)
+
+
+# This process's scratch folders not removed yet. A KeyboardInterrupt can land between a folder's creation and its
+# `try`, or inside the `finally` that removes it; the CLI removes what is left here on its way out.
+_scratch: set[Path] = set()
+
+
+def remove_scratch() -> None:
+    for path in list(_scratch):
+        shutil.rmtree(path, ignore_errors=True)
+        _scratch.discard(path)
 
 
 _RENAME_EXCHANGE = 2
@@ -110,6 +128,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def swap_in(stage: Path, out: Path) -> None:
     """Put the folder `stage` at `out` in one step; the previous `out` is removed after the swap succeeded."""
+    if interrupted.is_set():
+        raise KeyboardInterrupt
     if not out.exists():
         os.rename(stage, out)
     elif _exchange(stage, out):
