@@ -4,10 +4,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -139,3 +141,36 @@ def swap_in(stage: Path, out: Path) -> None:
         os.rename(out, old)
         os.rename(stage, out)
         shutil.rmtree(old)
+
+
+class FolderBusy(UserError):
+    """Another process is writing the folder (it holds its lock)."""
+
+
+def lock_path(folder: Path) -> Path:
+    """The lock file of `folder`: beside it, since an export replaces the folder as a whole."""
+    folder = Path(folder).absolute()
+    return folder.parent / f".{folder.name}.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, flag: str = "--out"):
+    """Hold the advisory write lock (fcntl, exclusive, not waiting) on `folder` for the block: one writer per
+    folder. A second writer fails at once in one line naming the holder (pid and command line, written into the
+    lock file). The lock goes with the process, so a killed writer never leaves the folder locked; the lock file
+    stays (removing it would let two processes lock two different files)."""
+    path = lock_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
+            raise FolderBusy(f"{flag} {folder} is being written by {holder.splitlines()[0][:160]}; wait for it to "
+                             f"finish or choose another {flag}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:120]})\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
