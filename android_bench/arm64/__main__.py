@@ -1,4 +1,5 @@
-"""`python -m android_bench.arm64 setup|status`: build (idempotent, cached) or check the arm64 device."""
+"""`python -m android_bench.arm64 setup|status|count`: build (idempotent, cached) or check the arm64 device, or count
+the ARM64 instructions per inference of artifacts on it (android_bench.arm64.count)."""
 from __future__ import annotations
 
 import argparse
@@ -9,12 +10,19 @@ import time
 def parser() -> argparse.ArgumentParser:
     from export import ArgumentParser
 
+    from .count import add_arguments
+
     p = ArgumentParser(prog="python -m android_bench.arm64", description=__doc__.split(":", 1)[1].strip())
-    p.add_argument("command", choices=("setup", "status"),
-                   help="setup: install the host packages, register qemu-aarch64, build the root and fetch the "
-                        "aarch64 runtimes (each step skipped when done); status: what is built")
-    p.add_argument("--force", action="store_true", help="setup: delete the root and build it again")
-    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks instead of one-line errors")
+    commands = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    setup_p = commands.add_parser("setup", help="install the host packages, register qemu-aarch64, build the root "
+                                                "and fetch the aarch64 runtimes (each step skipped when done)")
+    setup_p.add_argument("--force", action="store_true", help="delete the root and build it again")
+    status_p = commands.add_parser("status", help="what is built")
+    count_p = commands.add_parser("count", help="ARM64 instructions per inference of each artifact (emulated, "
+                                                "not time): table, OUT/counts.json and the history")
+    add_arguments(count_p)
+    for sub in (setup_p, status_p, count_p):
+        sub.add_argument("-v", "--verbose", action="store_true", help="tracebacks instead of one-line errors")
     return p
 
 
@@ -69,6 +77,10 @@ def main(argv=None) -> int:
         nonlocal code
         if args.command == "setup":
             setup(force=args.force)
+        elif args.command == "count":
+            from .count import run
+
+            run(args)
         else:
             code = status()
 

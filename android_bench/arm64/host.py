@@ -13,7 +13,8 @@ from models.errors import UserError
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 ENTRY = BINFMT / "qemu-aarch64"
 # command -> the Debian package that provides it
-PACKAGES = {"qemu-aarch64-static": "qemu-user-static", "debootstrap": "debootstrap",
+PACKAGES = {"qemu-aarch64-static": "qemu-user-static", "qemu-aarch64": "qemu-user",  # qemu-user: plugins (count)
+            "debootstrap": "debootstrap",
             "update-binfmts": "binfmt-support", "bwrap": "bubblewrap", "aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu"}
 
 
