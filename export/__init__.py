@@ -4,7 +4,7 @@ Importing export/ loads neither torch nor TensorFlow; a format's module does whe
 The names below are the package's interface for the layers above (quantize/, android_bench/).
 """
 from ._cli import ArgumentParser, at_least, base_parser, format_main, positive_int, run_main
-from ._files import ensure_writable_dir, file_record, sha256, write_json_atomic
+from ._files import claim_target, ensure_writable_dir, file_record, sha256, write_json_atomic
 from ._formats import FORMAT_MODULES, Format, available_formats, get_format, register_format
 from ._pipeline import Artifact, Converted, Products, artifact_stem, export
 from ._recipes import (SUPPORTED, Recipe, Scheme, get_recipe, precisions, recipe_for_precision, recipe_names,
@@ -15,7 +15,7 @@ from ._versions import PIPELINE, pipeline_revision
 __all__ = [
     "FORMAT_MODULES", "PIPELINE", "SUPPORTED", "ArgumentParser", "Artifact", "Converted", "Format", "Products",
     "Recipe", "Scheme", "ValidationError", "artifact_stem", "at_least", "available_formats", "base_parser",
-    "ensure_writable_dir", "export", "file_record", "format_main", "get_format", "pipeline_revision",
+    "claim_target", "ensure_writable_dir", "export", "file_record", "format_main", "get_format", "pipeline_revision",
     "positive_int", "precisions", "recipe_for_precision", "recipe_names", "register_format", "register_recipe",
     "run_main", "sha256", "write_json_atomic",
 ]

@@ -42,7 +42,8 @@ def main(argv=None) -> int:
             fmt = get_format(name)
             quantized = {args.quantize: args.out / f"{name}-int8"} if args.quantize else {}
             for artifact in export(fmt, loaded, seq_len=args.seq_len, out=args.out / name, quantized=quantized,
-                                   threads=args.threads, options={"graph": args.graph}).values():
+                                   threads=args.threads, options={"graph": args.graph},
+                                   force=args.force).values():
                 log_artifact(artifact)
 
     return run_main(run, argv, parser=build_parser())

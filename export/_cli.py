@@ -59,6 +59,8 @@ def base_parser(prog: str, description: str, *, out_default: str) -> argparse.Ar
                         "resizable file takes (default: 128; TFLite: the model's max_position_embeddings, since "
                         "MediaPipe feeds a text's every token and fails on more)")
     p.add_argument("--out", type=Path, default=Path(out_default), help="output folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even when it holds files no artifact wrote (they are deleted)")
     p.add_argument("--seed", type=int, default=0, help="seed for --weights random")
     p.add_argument("--graph", choices=("mobile", "reference"), default="mobile",
                    help="SqueezeBERT graph to export: mobile (token-major, grouped 1x1 convs as per-group Linear; "
@@ -126,7 +128,7 @@ def run_main(main, argv=None, *, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-_CORE = {"model", "weights", "task", "seq_len", "out", "seed", "threads", "verbose"}  # --graph etc. go on
+_CORE = {"model", "weights", "task", "seq_len", "out", "force", "seed", "threads", "verbose"}  # --graph etc. go on
 
 
 def format_main(name: str, argv=None) -> int:
@@ -142,12 +144,14 @@ def format_main(name: str, argv=None) -> int:
 
     def main(args):
         import models
+        from ._files import claim_target
         from ._pipeline import export
 
-        loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
-        options = {k: v for k, v in vars(args).items() if k not in _CORE}
-        artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out, threads=args.threads,
-                          options=options)["fp32"]
+        with claim_target(args.out, force=args.force):  # a second writer is refused before the model loads
+            loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
+            options = {k: v for k, v in vars(args).items() if k not in _CORE}
+            artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out, threads=args.threads,
+                              options=options, force=args.force)["fp32"]
         log_artifact(artifact)
 
     return run_main(main, argv, parser=parser)

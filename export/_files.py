@@ -32,9 +32,41 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def no_space(path: Path, detail: str = "") -> UserError:
+    """The one line for a full disk (ENOSPC), whichever writer hit it."""
+    return UserError(f"no space left on the disk holding {Path(path).parent}{f' ({detail})' if detail else ''}; "
+                     "free some space or write elsewhere (--out)")
+
+
+def need_space(folder: Path, nbytes: int, what: str) -> None:
+    """Refuse before a write of about `nbytes` into `folder` that the disk cannot hold: some writers (torch's C++
+    serializers, TensorFlow) abort the process on a full disk instead of raising."""
+    st = os.statvfs(folder)
+    free = st.f_bavail * st.f_frsize
+    if free < nbytes + (1 << 20):  # a margin for the manifest and the filesystem's own blocks
+        raise no_space(Path(folder) / what, f"{what} needs {nbytes / 1e6:.1f} MB, {free / 1e6:.1f} MB are free")
+
+
+def _write_or_remove(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except BaseException as exc:
+        path.unlink(missing_ok=True)  # no partial file stays behind, whatever stopped the write
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise no_space(path, f"writing {path.name}") from exc
+        raise
+
+
+def write_bytes_checked(path: Path, data: bytes) -> None:
+    """Write `data` (serialized in memory first) after checking the disk has room: a full disk is one line."""
+    need_space(path.parent, len(data), path.name)
+    _write_or_remove(path, data)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
+    _write_or_remove(tmp, text.encode())
     os.replace(tmp, path)
 
 
@@ -54,16 +86,42 @@ def file_record(path: Path) -> dict:
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
 
 
-def check_target(out: Path) -> None:
-    """`out` will be replaced as a whole: it must be new, empty, or an artifact folder (manifest.json), and its
-    parent writable. Checked before any work."""
+def artifact_names(folder: Path) -> set[str]:
+    """What an artifact wrote in `folder`: manifest.json and the files it lists (none when it is unreadable)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        records = [manifest["file"], *manifest.get("extra_files", []), *manifest.get("assets", [])]
+        return {"manifest.json", *(r["name"] for r in records if isinstance(r.get("name"), str))}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+
+
+def check_target(out: Path, *, force: bool = False) -> None:
+    """`out` will be replaced as a whole: it must be new, empty, or hold only what an artifact wrote there (its
+    manifest.json and the files that lists; anything else only with `force`), and its parent writable. Checked
+    before any work, so no file of the user's goes without a word."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: a file is in the way; choose a folder path")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise UserError(f"--out {out} holds other files and no manifest.json; an export replaces the whole folder, so "
-                        "pass a new or empty folder")
     ensure_writable_dir(out.parent if out.parent != out else out)
+    if out.is_dir() and not force:
+        ours = artifact_names(out)
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+        if foreign:
+            what = "files no artifact wrote" if "manifest.json" in ours else "other files and no manifest.json"
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            raise UserError(f"--out {out} holds {what} ({foreign[0]}{more}); an export replaces the whole folder: "
+                            "move them away, choose another --out, or pass --force to delete them")
+
+
+@contextlib.contextmanager
+def claim_target(out: Path, *, force: bool = False, flag: str = "--out"):
+    """Hold `out`'s write lock for the block (a second writer is refused at once) and check it under the lock."""
+    out = Path(out)
+    ensure_writable_dir(out.parent if out.parent != out else out)  # where the lock file goes
+    with folder_lock(out, flag):
+        check_target(out, force=force)
+        yield out
 
 
 def _alive(pid: int) -> bool:
@@ -160,6 +218,9 @@ def folder_lock(folder: Path, flag: str = "--out"):
     lock file). The lock goes with the process, so a killed writer never leaves the folder locked; the lock file
     stays (removing it would let two processes lock two different files)."""
     path = lock_path(folder)
+    if path in _held:  # this process holds it already (a CLI claims its --out, then export() does): nested use
+        yield path
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -171,6 +232,13 @@ def folder_lock(folder: Path, flag: str = "--out"):
                              f"finish or choose another {flag}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:120]})\n".encode(), 0)
-        yield path
+        _held.add(path)
+        try:
+            yield path
+        finally:
+            _held.discard(path)
     finally:
         os.close(fd)  # releases the lock
+
+
+_held: set[Path] = set()  # lock files this process holds

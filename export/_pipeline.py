@@ -19,7 +19,7 @@ from models import RANDOM_WEIGHTS_WARNING
 from models.contract import IOContract
 from models.errors import UserError
 
-from ._files import check_target, file_record, scratch, swap_in, write_json_atomic
+from ._files import claim_target, file_record, scratch, swap_in, write_json_atomic
 from ._formats import Format
 from ._progress import stage
 from ._recipes import Recipe, get_recipe
@@ -106,24 +106,27 @@ def model_record(loaded) -> dict:
 
 
 def export(fmt: Format, loaded, *, seq_len: int | None, out: Path | None, quantized: Mapping[str, Path] | None = None,
-           threads: int | None = None, options: dict | None = None) -> dict[str, Artifact]:
+           threads: int | None = None, options: dict | None = None, force: bool = False) -> dict[str, Artifact]:
     """Export `loaded` to `fmt` once: the fp32 artifact in `out` (None: converted for the recipes, not written)
     and, per recipe name in `quantized`, the artifact it derives in that folder. Returns the artifacts by
     precision ("fp32", "int8"); fails with ValidationError if one deviates from eager beyond its tolerance.
-    `seq_len` None: the format's default (Format.default_seq_len)."""
+    `seq_len` None: the format's default (Format.default_seq_len). Every output folder is locked from the start
+    to its commit (one writer per folder) and must hold only an artifact's files unless `force`."""
     seq_len = seq_len or fmt.default_seq_len(loaded)
     loaded.check_seq_len(seq_len)
     recipes = [(get_recipe(fmt.name, name), Path(folder)) for name, folder in (quantized or {}).items()]
     outs = ([Path(out)] if out is not None else []) + [folder for _, folder in recipes]
     if not outs:
         raise ValueError("export() needs an fp32 folder or at least one recipe")
-    for folder in outs:
-        check_target(folder)
-    options = {"graph": DEFAULT_GRAPH, **(options or {})}
-    if fmt.prepare is not None:  # the format's options, checked before any work
-        loaded = fmt.prepare(loaded, options)
-    started = time.perf_counter()
+    if len({folder.resolve() for folder in outs}) < len(outs):
+        raise UserError(f"one folder for two artifacts ({', '.join(map(str, outs))}); give each its own folder")
     with contextlib.ExitStack() as stack:
+        for folder in outs:
+            stack.enter_context(claim_target(folder, force=force))
+        options = {"graph": DEFAULT_GRAPH, **(options or {})}
+        if fmt.prepare is not None:  # the format's options, checked before any work
+            loaded = fmt.prepare(loaded, options)
+        started = time.perf_counter()
         products = Products(work=stack.enter_context(scratch(outs[0], "work")),
                             logs=outs[0].parent / f"{outs[0].name}-", contract=fmt.contract(loaded, seq_len),
                             example=loaded.inputs(seq_len=seq_len, batch=1))

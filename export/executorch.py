@@ -20,6 +20,7 @@ import torch
 
 from models.mobile import mobile_module
 
+from ._files import write_bytes_checked
 from ._formats import register_format
 from ._pipeline import Converted
 
@@ -110,7 +111,7 @@ def lower_and_save(program, products, path) -> Converted:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         buffer = edge.to_executorch().buffer
-    path.write_bytes(buffer)
+    write_bytes_checked(path, buffer)
     return Converted(files=[path], sections={"executorch": {
         "delegation": report, "dynamic_sequence": list(products.contract.dim_range("sequence")), "batch": 1}})
 

@@ -12,6 +12,7 @@ import torch
 
 from models.mobile import mobile_module
 
+from ._files import write_bytes_checked
 from ._formats import register_format
 from ._pipeline import Converted
 
@@ -23,9 +24,10 @@ def trace_and_save(module, products, path) -> Converted:
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(module, args, strict=False, check_trace=False)
     traced = torch.jit.freeze(traced.eval())
-    traced.save(str(path))
+    # serialized in memory, then written by us: torch's own file writers abort the process on a full disk
+    write_bytes_checked(path, traced.save_to_buffer())
     lite = path.with_suffix(".ptl")
-    traced._save_for_lite_interpreter(str(lite))
+    write_bytes_checked(lite, traced._save_to_buffer_for_lite_interpreter())
     return Converted(files=[path, lite], sections={"torchscript": {"method": "torch.jit.trace + freeze",
                                                                    "lite_interpreter": lite.name}})
 

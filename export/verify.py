@@ -36,28 +36,35 @@ def format_options(manifest: dict) -> dict:
 
 
 def verify(artifact_dir: Path, *, threads: int | None = None) -> dict[str, float]:
-    """Max abs diff per output of the artifact vs eager, at its export shape (and a second one if dynamic)."""
+    """Max abs diff per output of the artifact vs eager, at its export shape (and a second one if dynamic). The
+    manifest and the model file measured are of one generation of the folder (an export may replace it)."""
     from ._pipeline import validation_shapes
     from ._validate import Tolerance, compare, max_abs_diff_by_output
-    from .runtimes import load_artifact, read_verified
+    from .runtimes import open_artifact, read_consistent, read_manifest
 
-    manifest = read_verified(artifact_dir)
-    loaded = reload_model(manifest)
-    tolerance = Tolerance(**manifest["validation"]["tolerance"])
-    if "text_input" in manifest:  # a string-in ONNX: strings in, compared on every tokenizer case
-        from .onnx_text import compare_text
-
-        _, results, report = compare_text(loaded, Path(artifact_dir) / manifest["file"]["name"], tolerance=tolerance,
-                                          threads=threads, max_length=manifest["seq_len"])
+    if "text_input" in read_manifest(artifact_dir):  # a string-in ONNX: strings in, on every tokenizer case
+        manifest, (results, report) = read_consistent(artifact_dir, lambda m: _compare_text(artifact_dir, m, threads))
     else:
-        runtime = load_artifact(artifact_dir, threads=threads)
+        manifest, runtime = open_artifact(artifact_dir, threads=threads)  # from here on, the folder may change
+        loaded = reload_model(manifest)
         shapes = validation_shapes(loaded, manifest["seq_len"], dynamic=manifest["dynamic_shapes"],
                                    dynamic_batch=manifest.get("dynamic_batch", True),
                                    seq_len_range=manifest.get("seq_len_range"))
-        results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
+        results, report = compare(loaded, runtime, shapes, tolerance=Tolerance(**manifest["validation"]["tolerance"]))
     for line in report:
         log.info("%s", line)
     return max_abs_diff_by_output(results)
+
+
+def _compare_text(artifact_dir: Path, manifest: dict, threads: int | None):
+    """A string-in ONNX needs the extensions' op library and the tokenizer: opened and measured in one go."""
+    from ._validate import Tolerance
+    from .onnx_text import compare_text
+
+    _, results, report = compare_text(reload_model(manifest), Path(artifact_dir) / manifest["file"]["name"],
+                                      tolerance=Tolerance(**manifest["validation"]["tolerance"]), threads=threads,
+                                      max_length=manifest["seq_len"])
+    return results, report
 
 
 def main(argv=None) -> int:

@@ -23,11 +23,13 @@ def main(argv=None) -> int:
                    help="format of the input artifact (checked against its manifest; default: the manifest's)")
     p.add_argument("--in", dest="source", type=Path, required=True, help="fp32 artifact folder (with manifest.json)")
     p.add_argument("--out", type=Path, required=True, help="output folder for the int8 artifact")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even when it holds files no artifact wrote (they are deleted)")
     p.add_argument("--quantize", choices=recipe_names(), default="int8-dynamic", help="quantization recipe")
     p.add_argument("--threads", type=positive_int, default=None, help="threads for validation runtimes")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
     return run_main(lambda a: quantize_artifact(a.source, a.out, recipe=a.quantize, fmt_name=a.format,
-                                                threads=a.threads), argv, parser=p)
+                                                threads=a.threads, force=a.force), argv, parser=p)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol, TypeVar
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from models.errors import UserError
 _MODULES = {".pt": "torchscript", ".ptl": "torchscript", ".onnx": "onnxruntime", ".tflite": "litert",
             ".pte": "executorch"}
 _RUNTIMES: dict[str, type] = {}
+T = TypeVar("T")
 
 
 class ArtifactError(UserError):
@@ -73,7 +75,8 @@ _VERIFIED: dict[tuple, str] = {}  # (path, size, mtime) -> sha256: each file has
 
 
 def read_manifest(artifact_dir: str | Path) -> dict:
-    """The manifest of an artifact folder, with its required fields present (one-line error otherwise)."""
+    """The manifest of an artifact folder, with its required fields present and every file name it lists a plain
+    name inside the folder (one-line error otherwise, before any listed file is opened)."""
     manifest = Path(artifact_dir) / "manifest.json"
     if not manifest.is_file():
         raise ArtifactError(f"{artifact_dir}: no manifest.json; pass an artifact folder written by python -m export")
@@ -82,12 +85,40 @@ def read_manifest(artifact_dir: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{manifest}: not valid JSON ({exc}); export the artifact again") from exc
     missing = [k for k in REQUIRED if k not in data] if isinstance(data, dict) else list(REQUIRED)
-    if not missing and not all(k in data["file"] for k in ("name", "bytes", "sha256")):
-        missing = ["file.name/bytes/sha256"]
+    records = [] if missing else _records(data)
+    if records is None:
+        missing = ["name/bytes/sha256 in every file record"]
     if missing:
         raise ArtifactError(f"{manifest}: no {', '.join(missing)}; the manifest is damaged or not ours: export the "
                             "artifact again")
+    for record in records:
+        if not _inside(Path(artifact_dir), record["name"]):
+            raise ArtifactError(f"{manifest}: lists {record['name'][:80]!r}, which is not a file name inside the "
+                                "artifact folder; the manifest is damaged or not ours: export the artifact again")
     return data
+
+
+def _records(data: dict) -> list[dict] | None:
+    """Every file record of a manifest (model files and assets), or None when one is malformed."""
+    extra, assets = data.get("extra_files", []), data.get("assets", [])
+    if not (isinstance(extra, list) and isinstance(assets, list)):
+        return None
+    records = [data["file"], *extra, *assets]
+    ok = all(isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("bytes"), int)
+             and isinstance(r.get("sha256"), str) for r in records)
+    return records if ok else None
+
+
+def _inside(folder: Path, name: str, hops: int = 8) -> bool:
+    """`name` is one plain path component (not `.`/`..`, no separator or NUL, so not absolute either), and if it
+    is a symlink, it leads to another such name in the same folder. Links are followed by their text only: nothing
+    outside the folder is looked at."""
+    if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        return False
+    path = folder / name
+    if not path.is_symlink():
+        return True
+    return hops > 0 and _inside(folder, os.readlink(path), hops - 1)
 
 
 def verify_files(artifact_dir: str | Path, manifest: dict) -> None:
@@ -95,8 +126,12 @@ def verify_files(artifact_dir: str | Path, manifest: dict) -> None:
     naming the file. Size first (cheap); each file's hash is computed once per process."""
     from .._files import sha256
 
-    folder = Path(artifact_dir)
-    for record in [manifest["file"], *manifest.get("extra_files", []), *manifest.get("assets", [])]:
+    folder, records = Path(artifact_dir), _records(manifest)
+    if records is None:
+        raise ArtifactError(f"{folder}: the manifest's file records are damaged; export the artifact again")
+    for record in records:
+        if not _inside(folder, record["name"]):  # a manifest that did not come from read_manifest
+            raise ArtifactError(f"{folder}: the manifest lists a file outside the folder; export the artifact again")
         path = folder / record["name"]
         if not path.is_file():
             raise ArtifactError(f"{path}: listed in the manifest but missing; export the artifact again")
@@ -112,24 +147,61 @@ def verify_files(artifact_dir: str | Path, manifest: dict) -> None:
                                 "export the artifact again")
 
 
+def _generation(folder: Path):
+    """The folder's identity: an export's commit swaps in another directory (renameat2's exchange), so this
+    changes when the folder is replaced; ctime and mtime tell a reused inode number apart."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns
+
+
+READ_ATTEMPTS = 3
+
+
+def read_consistent(artifact_dir: str | Path, use: Callable[[dict], T]) -> tuple[dict, T]:
+    """(manifest, use(manifest)) from one generation of the folder: the manifest is read, its files checked and
+    `use` run (opening the model file) while the folder is not replaced; when it was (an export committing
+    meanwhile), all of it is done again, a few times, then one line. Never the old manifest with new files."""
+    folder = Path(artifact_dir)
+    for _ in range(READ_ATTEMPTS):
+        before = _generation(folder)
+        try:
+            manifest = read_manifest(folder)
+            verify_files(folder, manifest)
+            result = use(manifest)
+        except Exception:
+            if _generation(folder) == before:
+                raise  # not a replacement under way: the folder is like this
+            continue  # a file vanished, or the manifest and a file came from different exports
+            continue
+        if _generation(folder) == before:
+            return manifest, result
+    raise ArtifactError(f"{folder}: replaced by another export each of {READ_ATTEMPTS} times it was read; read it "
+                        "again when that export is done")
+
+
 def read_verified(artifact_dir: str | Path) -> dict:
     """The manifest, after checking every file it lists against it: what every reader of an artifact calls."""
-    manifest = read_manifest(artifact_dir)
-    verify_files(artifact_dir, manifest)
-    return manifest
+    return read_consistent(artifact_dir, lambda manifest: None)[0]
 
 
-def load_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> Runtime:
-    """Open the model file of an artifact folder (checked against its manifest), with its input/output names."""
-    manifest = read_verified(artifact_dir)
-    return open_runtime(
+def open_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> tuple[dict, Runtime]:
+    """The manifest and the model file opened in its runtime, both of one generation of the folder."""
+    return read_consistent(artifact_dir, lambda manifest: open_runtime(
         Path(artifact_dir) / manifest["file"]["name"],
         input_names=[i["name"] for i in manifest["inputs"]],
         output_names=[o["name"] for o in manifest["outputs"]],
         threads=threads,
         seq_len_range=manifest.get("seq_len_range"),
-    )
+    ))
 
 
-__all__ = ["ArtifactError", "InputShapeError", "Runtime", "load_artifact", "open_runtime", "read_manifest",
-           "read_verified", "register_runtime", "verify_files"]
+def load_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> Runtime:
+    """Open the model file of an artifact folder (checked against its manifest), with its input/output names."""
+    return open_artifact(artifact_dir, threads=threads)[1]
+
+
+__all__ = ["ArtifactError", "InputShapeError", "Runtime", "load_artifact", "open_artifact", "open_runtime",
+           "read_consistent", "read_manifest", "read_verified", "register_runtime", "verify_files"]

@@ -50,6 +50,7 @@ from models.contract import SEQUENCE
 from models.errors import UserError
 from models.mobile import mobile_module
 
+from .._files import need_space
 from .._formats import register_format
 from .._pipeline import Converted
 from .._progress import stage
@@ -94,6 +95,9 @@ class Int32Inputs(torch.nn.Module):
 def onnx_to_saved_model(onnx_path: Path, products) -> Path:
     """onnx2tf on a copy of the ONNX file (it rewrites its input); the SavedModel goes into the run's Products."""
     source = products.work / "onnx2tf-input.onnx"
+    # its copy, the SavedModel and the .tflite files are each about the ONNX file's size; TensorFlow may abort
+    # rather than raise on a full disk, so the room is checked first
+    need_space(products.work, 3 * onnx_path.stat().st_size, "onnx2tf's SavedModel")
     shutil.copyfile(onnx_path, source)
     products.saved_model = products.work / "saved_model"
     with stage("onnx2tf: ONNX -> SavedModel"):
