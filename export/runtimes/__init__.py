@@ -175,7 +175,6 @@ def read_consistent(artifact_dir: str | Path, use: Callable[[dict], T]) -> tuple
             if _generation(folder) == before:
                 raise  # not a replacement under way: the folder is like this
             continue  # a file vanished, or the manifest and a file came from different exports
-            continue
         if _generation(folder) == before:
             return manifest, result
     raise ArtifactError(f"{folder}: replaced by another export each of {READ_ATTEMPTS} times it was read; read it "
