@@ -96,6 +96,7 @@ def _run(args) -> None:
     results = ResultLog(args.out / "results.jsonl")
     if results.records() and not args.resume:
         raise UserError(f"{results.path} already holds results; pass --resume to continue it or another --out")
+    run_id = _run_id(results)
     devices = connect(args.device, host=args.adb_host, port=args.adb_port, workdir=args.out / "local-device")
     for device, facts in zip(devices, identify(devices)):  # a missing native tool is named before any export
         for fmt in formats:
@@ -107,7 +108,7 @@ def _run(args) -> None:
                  for m in models for f in formats for p in conversion_order(precisions)}
     inputs, flops, length_weights = _inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
                                                folder=args.out / "inputs")
-    config = RunConfig(run_id=_run_id(results),
+    config = RunConfig(run_id=run_id,
                        settings=Settings(threads=threads[0], warmup=args.warmup, runs=args.runs,
                                          denormals=args.denormals),
                        cooldown_cap_s=args.cooldown_cap, pin_big_cores=args.pin_big_cores, runner=args.runner,
