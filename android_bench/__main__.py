@@ -194,14 +194,15 @@ def _write_failed(exc: OSError, results, what: str) -> str:
     """One line for an OSError that stopped `what`: ENOSPC named, what is kept, and how to go on."""
     import errno
 
-    where = exc.filename or results.path.parent
+    where = Path(exc.filename) if exc.filename else results.path.parent
     if exc.errno == errno.ENOSPC:
         cause, fix = "no space left on the disk (ENOSPC)", "free some space there"
     else:
         cause, fix = f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno, 'OSError')})", "fix that"
     kept = len([r for r in results.records() if "timing" in r])
-    return (f"{what} stopped at {where}: {cause}; the {kept} measurement(s) made are kept in {results.path}: "
-            f"{fix} and rerun with --resume")
+    kept_in = "it" if where == results.path else results.path
+    return f"{what} stopped: {cause} at {where}; the {kept} measurement(s) made are kept in {kept_in}: {fix} and " \
+           "rerun with --resume"
 
 
 def _report(results, args, config, flops) -> dict:

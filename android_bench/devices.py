@@ -277,7 +277,9 @@ def _list_devices(client) -> list[tuple[str, str]]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    """The exception's message, short: its first line, and of several arguments only the first (adbutils raises
+    AdbError(message, the whole command), whose str is a tuple)."""
+    text = str(exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else exc).strip()
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
