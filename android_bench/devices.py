@@ -110,9 +110,8 @@ def parse_facts(text: str) -> dict:
 
 
 def identify(devices: list) -> list[dict]:
-    """Each device's facts, and its `id` set: what its results are keyed on. The hardware serial number (and AVD
-    name), which stays when a phone or emulator reconnects under another adb serial; the adb serial where the
-    device exposes none, or where two attached devices expose the same (never mix two devices' results)."""
+    """Each device's facts, and its `id` set, what its results are keyed on: its serial number (and AVD name), the
+    same when it reconnects under another adb serial; else, or if two attached devices share it, its adb serial."""
     facts = [device.facts() for device in devices]
     stable = ["/".join(v for v in (f.get("identity") or {}).values() if v) for f in facts]
     for device, name in zip(devices, stable):
@@ -277,8 +276,7 @@ def _list_devices(client) -> list[tuple[str, str]]:
 
 
 def _first_line(exc: BaseException) -> str:
-    """The exception's message, short: its first line, and of several arguments only the first (adbutils raises
-    AdbError(message, the whole command), whose str is a tuple)."""
+    # of several arguments only the first: adbutils raises AdbError(message, the whole command), a tuple as str
     text = str(exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else exc).strip()
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
