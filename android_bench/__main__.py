@@ -75,9 +75,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(args) -> None:
+    from export._files import folder_lock
+
+    with folder_lock(args.out):  # one writer per --out: a second run refuses at once, naming this one
+        _run(args)
+
+
+def _run(args) -> None:
     from .artifacts import conversion_order, ensure_artifact
-    from .devices import DeviceError, connect
-    from .protocol import RunConfig, new_run_id, plan, run_device
+    from .devices import connect, identify
+    from .protocol import RunConfig, plan
     from .results import ResultLog
     from .runners import Settings, runner_for
 
@@ -89,32 +96,62 @@ def main(args) -> None:
     results = ResultLog(args.out / "results.jsonl")
     if results.records() and not args.resume:
         raise UserError(f"{results.path} already holds results; pass --resume to continue it or another --out")
+    run_id = _run_id(results)
     devices = connect(args.device, host=args.adb_host, port=args.adb_port, workdir=args.out / "local-device")
-    for device in devices:  # a missing native tool is named before any export
-        abi = device.facts()["abi"]
+    for device, facts in zip(devices, identify(devices)):  # a missing native tool is named before any export
         for fmt in formats:
             runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python,
-                       prefer=args.runner).preflight(abi)
+                       prefer=args.runner).preflight(facts["abi"])
     # one artifact per model, format and precision, at the longest length: every length runs on it
     artifacts = {(m, f, p): ensure_artifact(args.artifacts or args.out / "artifacts", m, f, p, weights=args.weights,
                                             seq_len=max(seq_lens))
                  for m in models for f in formats for p in conversion_order(precisions)}
     inputs, flops, length_weights = _inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
                                                folder=args.out / "inputs")
-    previous = [r for r in results.records() if "run_id" in r]
-    config = RunConfig(run_id=previous[-1]["run_id"] if previous else new_run_id(),
+    config = RunConfig(run_id=run_id,
                        settings=Settings(threads=threads[0], warmup=args.warmup, runs=args.runs,
                                          denormals=args.denormals),
                        cooldown_cap_s=args.cooldown_cap, pin_big_cores=args.pin_big_cores, runner=args.runner,
                        tools=args.tools, device_python=args.device_python if args.device != "local" else sys.executable,
                        inputs=inputs, weights=args.weights, length_weights=length_weights)
     jobs = plan(models, formats, precisions, threads, args.rounds, seq_lens)
+    failures = _run_devices(devices, jobs, artifacts, config, results, args, flops)
+    try:
+        summary = _report(results, args, config, flops)
+    except OSError as exc:
+        raise UserError(_write_failed(exc, results, "writing the summary")) from exc
+    if failures:
+        raise UserError(f"{failures[0]} (measurements so far are in {results.path})")
+    if summary["errors"]:
+        raise UserError(f"{len(summary['errors'])} job(s) failed, the first: {summary['errors'][0]['error']} "
+                        f"(the others are measured; fix it and rerun with --resume)")
 
-    failures = []
-    stop = threading.Event()
 
+def _run_id(results) -> str:
+    """The run continued (the last one in results.jsonl), else a new one. It names a folder on the device, so
+    only a run id this harness makes is taken from the file."""
+    from .protocol import RUN_ID, new_run_id
+
+    previous = [r["run_id"] for r in results.records() if "run_id" in r]
+    if not previous:
+        return new_run_id()
+    if not isinstance(previous[-1], str) or not RUN_ID.fullmatch(previous[-1]):
+        raise UserError(f"{results.path}: run_id {str(previous[-1])[:40]!r} is not one this harness writes "
+                        "(run-YYYYMMDD-HHMMSS-xxxxxx); pass another --out")
+    return previous[-1]
+
+
+def _run_devices(devices, jobs, artifacts, config, results, args, flops) -> list[str]:
+    """Every device's jobs, concurrently; the lost devices' one-line errors. Any other failure in a device's thread
+    stops the others before their next job and is raised here (one line, not a thread's traceback); one writing
+    the output (a full disk) keeps what was measured and writes no summary, which could not be written either."""
     from rich.progress import Progress
 
+    from .devices import DeviceError
+    from .protocol import run_device
+
+    failures, crashed = [], []
+    stop = threading.Event()
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("benchmarking", total=len(jobs) * len(devices))
 
@@ -125,6 +162,9 @@ def main(args) -> None:
             except DeviceError as exc:  # the others go on; this one's measurements are saved
                 if not stop.is_set():
                     failures.append(str(exc))
+            except BaseException as exc:
+                crashed.append(exc)
+                stop.set()
 
         # daemon threads: Ctrl-C reaches the main thread, which stops the devices' commands and writes the
         # summary of what finished instead of waiting for every remaining job
@@ -143,12 +183,26 @@ def main(args) -> None:
                 worker.join(timeout=5)
             _report(results, args, config, flops)
             raise
-    summary = _report(results, args, config, flops)
-    if failures:
-        raise UserError(f"{failures[0]} (measurements so far are in {results.path})")
-    if summary["errors"]:
-        raise UserError(f"{len(summary['errors'])} job(s) failed, the first: {summary['errors'][0]['error']} "
-                        f"(the others are measured; fix it and rerun with --resume)")
+    if crashed and isinstance(crashed[0], OSError):
+        raise UserError(_write_failed(crashed[0], results, "the benchmark")) from crashed[0]
+    if crashed:
+        raise crashed[0]
+    return failures
+
+
+def _write_failed(exc: OSError, results, what: str) -> str:
+    """One line for an OSError that stopped `what`: ENOSPC named, what is kept, and how to go on."""
+    import errno
+
+    where = Path(exc.filename) if exc.filename else results.path.parent
+    if exc.errno == errno.ENOSPC:
+        cause, fix = "no space left on the disk (ENOSPC)", "free some space there"
+    else:
+        cause, fix = f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno, 'OSError')})", "fix that"
+    kept = len([r for r in results.records() if "timing" in r])
+    kept_in = "it" if where == results.path else results.path
+    return f"{what} stopped: {cause} at {where}; the {kept} measurement(s) made are kept in {kept_in}: {fix} and " \
+           "rerun with --resume"
 
 
 def _report(results, args, config, flops) -> dict:

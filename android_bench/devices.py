@@ -2,7 +2,8 @@
 
 Both offer the same small surface: shell (exit code + output), push, pull, and `facts()`, the device
 description recorded with every result. Facts a device does not expose are recorded as missing (None),
-never guessed. An emulated device (an Android emulator, or an arm64 userland under qemu-user) says so in
+never guessed. A device's results are keyed on its `id`, its hardware serial number when it has one, so a phone or
+emulator that reconnects under another adb serial continues its run (`identify`). An emulated device (an Android emulator, or an arm64 userland under qemu-user) says so in
 `emulated`, and every report built from its timings is labelled with it: they are not phone speed.
 """
 from __future__ import annotations
@@ -37,7 +38,8 @@ class ShellResult:
 # One shell round trip for every fact; runs in Android's toybox sh and any POSIX sh. Lines are key=value.
 FACTS_SCRIPT = r"""
 for k in ro.product.manufacturer ro.product.model ro.soc.manufacturer ro.soc.model ro.board.platform \
-         ro.hardware ro.product.cpu.abi ro.build.version.release ro.build.version.sdk ro.kernel.qemu ro.boot.qemu; do
+         ro.hardware ro.product.cpu.abi ro.build.version.release ro.build.version.sdk ro.kernel.qemu ro.boot.qemu \
+         ro.serialno ro.boot.serialno ro.boot.qemu.avd_name ro.kernel.qemu.avd_name; do
   echo "prop.$k=$(getprop $k 2>/dev/null)"
 done
 echo "cores=$(ls -d /sys/devices/system/cpu/cpu[0-9]* 2>/dev/null | wc -l)"
@@ -100,6 +102,20 @@ def parse_facts(text: str) -> dict:
         **parse_thermal(text),
     }
     facts["missing"] = sorted(k for k, v in facts.items() if v is None or (isinstance(v, list) and not any(v)))
+    # What stays when the device reconnects under another adb serial. Emulators of one release share a serial
+    # number, so their AVD name goes with it.
+    facts["identity"] = {"serialno": prop.get("ro.serialno") or prop.get("ro.boot.serialno"),
+                         "avd_name": prop.get("ro.boot.qemu.avd_name") or prop.get("ro.kernel.qemu.avd_name")}
+    return facts
+
+
+def identify(devices: list) -> list[dict]:
+    """Each device's facts, and its `id` set, what its results are keyed on: its serial number (and AVD name), the
+    same when it reconnects under another adb serial; else, or if two attached devices share it, its adb serial."""
+    facts = [device.facts() for device in devices]
+    stable = ["/".join(v for v in (f.get("identity") or {}).values() if v) for f in facts]
+    for device, name in zip(devices, stable):
+        device.id = name if name and stable.count(name) == 1 else device.serial
     return facts
 
 
@@ -115,7 +131,7 @@ def parse_thermal(text: str) -> dict:
 class LocalDevice:
     """This machine. Its 'device folder' is a temporary directory; commands run through sh."""
 
-    serial = "local"
+    serial = id = "local"
     kind = "local"
 
     def __init__(self, workdir: Path | None = None):
@@ -127,7 +143,9 @@ class LocalDevice:
     def remote_dir(self, run_id: str) -> str:
         return str(self.base / run_id)
 
-    def shell(self, cmd: str, timeout: float = 600) -> ShellResult:
+    def shell(self, cmd: str | list[str], timeout: float = 600, what: str = "a command") -> ShellResult:
+        """Run `cmd` through sh: a script, or an argv (quoted here, once)."""
+        cmd = cmd if isinstance(cmd, str) else shlex.join(cmd)
         # its own session: Ctrl-C reaches the harness, which stops the command with cancel()
         proc = subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
@@ -137,7 +155,7 @@ class LocalDevice:
         except subprocess.TimeoutExpired as exc:
             _kill_group(proc)
             proc.communicate()
-            raise DeviceError(f"local: command timed out after {timeout:.0f} s: {cmd[:80]}") from exc
+            raise DeviceError(f"local: {what} timed out after {timeout:.0f} s") from exc
         finally:
             self._running.discard(proc)
         return ShellResult(proc.returncode, output)
@@ -158,14 +176,14 @@ class LocalDevice:
         shutil.copyfile(remote, local)
 
     def facts(self) -> dict:
-        facts = parse_facts(self.shell(FACTS_SCRIPT).output)
+        facts = parse_facts(self.shell(FACTS_SCRIPT, what="reading its facts").output)
         facts.update(model=platform.node() or None, manufacturer=None, abi=ABI_BY_MACHINE.get(platform.machine()),
                      cpu=_cpu_name(), os=f"{platform.system()} {platform.release()}")
         facts["missing"] = sorted(k for k, v in facts.items() if v is None or (isinstance(v, list) and not any(v)))
         return facts
 
     def thermal(self) -> dict:
-        return parse_thermal(self.shell(THERMAL_SCRIPT).output)
+        return parse_thermal(self.shell(THERMAL_SCRIPT, what="reading its temperatures").output)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -191,7 +209,7 @@ class AdbDevice:
     def __init__(self, serial: str, *, host: str = "127.0.0.1", port: int | None = None):
         import adbutils
 
-        self.serial = serial
+        self.serial = self.id = serial  # the id becomes the device's serial number once known (`identify`)
         port = port or int(os.environ.get("ANDROID_ADB_SERVER_PORT", 5037))
         self._client = adbutils.AdbClient(host=host, port=port)
         try:
@@ -212,11 +230,14 @@ class AdbDevice:
     def remote_dir(self, run_id: str) -> str:
         return f"/data/local/tmp/{run_id}"
 
-    def shell(self, cmd: str, timeout: float = 600) -> ShellResult:
+    def shell(self, cmd: str | list[str], timeout: float = 600, what: str = "a command") -> ShellResult:
+        """Run `cmd` in the device's shell: a script, or an argv (quoted here, once). `what` names it if the device
+        is lost meanwhile."""
+        cmd = cmd if isinstance(cmd, str) else shlex.join(cmd)
         try:
             done = self._device.shell2(cmd, timeout=timeout, rstrip=False)
         except Exception as exc:
-            raise DeviceError(f"device {self.serial} lost during `{cmd[:60]}` ({_first_line(exc)}); "
+            raise DeviceError(f"device {self.serial} lost during {what} ({_first_line(exc)}); "
                               "reconnect it and rerun with --resume") from exc
         return ShellResult(done.returncode, done.output)
 
@@ -234,7 +255,7 @@ class AdbDevice:
             raise DeviceError(f"pull of {self.serial}:{remote} failed ({_first_line(exc)})") from exc
 
     def facts(self) -> dict:
-        return parse_facts(self.shell(FACTS_SCRIPT, timeout=60).output)
+        return parse_facts(self.shell(FACTS_SCRIPT, timeout=60, what="reading its facts").output)
 
     def cancel(self, remote_dir: str) -> None:
         """Stop the benchmark commands running in `remote_dir` (Ctrl-C): every process whose command line names
@@ -246,7 +267,7 @@ class AdbDevice:
             log.warning("%s: could not stop its commands (%s)", self.serial, _first_line(exc))
 
     def thermal(self) -> dict:
-        return parse_thermal(self.shell(THERMAL_SCRIPT, timeout=60).output)
+        return parse_thermal(self.shell(THERMAL_SCRIPT, timeout=60, what="reading its temperatures").output)
 
 
 def _list_devices(client) -> list[tuple[str, str]]:
@@ -255,7 +276,8 @@ def _list_devices(client) -> list[tuple[str, str]]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    # of several arguments only the first: adbutils raises AdbError(message, the whole command), a tuple as str
+    text = str(exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else exc).strip()
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 

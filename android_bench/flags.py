@@ -108,3 +108,14 @@ def check_precisions(formats: list[str], precisions: list[str]) -> None:
         if missing:
             raise UserError(f"argument --precisions: {fmt} cannot produce {', '.join(missing)}; choose from "
                             f"{', '.join(export.precisions(fmt))}")
+
+
+def one_writer(run):
+    """`run(args)` holding the lock on args.out for its whole run: one writer per folder, a second refuses at once
+    in one line naming the holder (export._files.folder_lock)."""
+    def locked(args):
+        from export._files import folder_lock
+
+        with folder_lock(args.out):
+            return run(args)
+    return locked

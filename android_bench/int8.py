@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     def go(args):
         ensure_writable_dir(args.out)
         run(args)
-    return run_main(go, argv, parser=p)
+    return run_main(flags.one_writer(go), argv, parser=p)
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    return run_main(run, argv, parser=parser())
+    return run_main(flags.one_writer(run), argv, parser=parser())
 
 
 if __name__ == "__main__":

@@ -6,11 +6,15 @@ drift hits every length alike. One artifact per model, format and precision (mad
 every length: a job's length is the shape its runner feeds. Before a model follows another, the device cools
 down until its thermal readings are back to where the run started (capped). Optional big-core pinning uses
 a taskset mask of the cores with the highest max frequency. Each invocation's result is appended to the
-JSONL log before the next starts.
+JSONL log before the next starts. Results are keyed on the device's `id` (devices.identify), so a device back
+under another adb serial continues its run. No name reaches a device path or a shell raw: artifacts go to folders
+named by `remote_name`, and every command is an argv quoted once.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -96,6 +100,20 @@ def new_run_id() -> str:
     return time.strftime("run-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+RUN_ID = re.compile(r"run-\d{8}-\d{6}-[0-9a-f]{6}")  # what new_run_id makes: safe in a device path
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def remote_name(model: str) -> str:
+    """The device folder name for a model: a registered name as it is; a folder path or HF id (which may hold any
+    character, a shell's included) as a slug of its last part plus a short hash of the whole, so two models
+    never share a folder and nothing but [A-Za-z0-9._-] reaches a device path."""
+    if _SAFE_NAME.fullmatch(model):
+        return model
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.rstrip("/")).name).strip("._-")[:40] or "model"
+    return f"{slug}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
 def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: RunConfig, results: ResultLog,
                progress=None, stop: threading.Event | None = None) -> int:
     """Run the jobs not yet in `results` on one device; returns how many were measured now.
@@ -112,7 +130,7 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
 
     def identity(job: Job) -> dict:
         manifest = manifests[(job.model, job.format, job.precision)]
-        return {"device": device.serial, **asdict(job), "seq_len": seq_len(job), "artifact_seq_len": manifest["seq_len"],
+        return {"device": device.id, **asdict(job), "seq_len": seq_len(job), "artifact_seq_len": manifest["seq_len"],
                 "weights": config.weights, "artifact_sha256": manifest["file"]["sha256"],
                 "settings": asdict(replace(config.settings, threads=job.threads, seq_len=seq_len(job)))}
 
@@ -125,48 +143,59 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
     if config.pin_big_cores and mask is None:
         log.warning("%s: per-core max frequencies unknown; not pinning", device.serial)
     remote = device.remote_dir(config.run_id)
-    device.shell(f"mkdir -p {remote}/models {remote}/tools {remote}/py")
-    start_thermal = device.thermal()
-    prepared, pushed, measured, previous = set(), {}, 0, None
+    device.shell(["mkdir", "-p", f"{remote}/models", f"{remote}/tools", f"{remote}/py"], what="making its run folder")
+    state = {"facts": facts, "remote": remote, "start_thermal": device.thermal(), "prepared": set(), "pushed": {},
+             "previous": None}
+    measured = 0
     for job in todo:
         if stop is not None and stop.is_set():
             break
         runner = runner_for(job.format, kind=device.kind, tools=config.tools, python=config.device_python,
                             prefer=config.runner)
         settings = replace(config.settings, threads=job.threads, taskset=mask, seq_len=seq_len(job))
-        record = {"run_id": config.run_id, **identity(job), "runner": runner.name, "settings": asdict(settings),
-                  "device_facts": facts, "time": time.time()}
+        # "serial": the adb serial it had this time (its id may be its serial number, the same under any serial)
+        record = {"run_id": config.run_id, **identity(job), "serial": device.serial, "runner": runner.name,
+                  "settings": asdict(settings), "device_facts": facts, "time": time.time()}
         try:
-            if runner.name not in prepared:
-                runner.prepare(device, remote, facts["abi"])
-                prepared.add(runner.name)
-            key = (job.model, job.format, job.precision)
-            if key not in pushed:
-                pushed[key] = _push_artifact(device, artifacts[key], f"{remote}/models/{job.model}-{job.format}-{job.precision}",
-                                             inputs=(config.inputs or {}).get(job.model))
-            if previous is not None and previous != job.model:
-                record["cooldown"] = cool_down(device, start_thermal, cap_s=config.cooldown_cap_s)
-            record["thermal_before"] = device.thermal()
-            timing = runner.run(device, remote, pushed[key], settings)
-            record["thermal_after"] = device.thermal()
-            record["timing"] = timing.to_dict()
+            _measure(device, job, runner, settings, record, artifacts, config, state)
             measured += 1
-            log.info("%s %s %s %s %dt seq %d round %d: %.2f ms", device.serial, job.model, job.format, job.precision,
-                     job.threads, settings.seq_len, job.round, timing.mean_ms)
         except (RunnerError, ParseError, DeviceError) as exc:
             if stop is not None and stop.is_set():
                 break  # cut short by Ctrl-C: not a failure of the job
             record["error"] = str(exc)
-            log.error("%s", exc)
-            if isinstance(exc, DeviceError):
+            if isinstance(exc, DeviceError):  # said once, by the command's last line
                 results.append(record)
                 raise
+            log.error("%s", exc)
         finally:
-            previous = job.model
+            state["previous"] = job.model
         results.append(record)
         if progress:
             progress()
     return measured
+
+
+def _measure(device, job: Job, runner, settings: Settings, record: dict, artifacts: dict, config: RunConfig,
+             state: dict) -> None:
+    """One job into `record`: the runner prepared and the artifact pushed (once each per device), the device
+    cooled down after another model, then the invocation timed between two thermal readings."""
+    remote = state["remote"]
+    if runner.name not in state["prepared"]:
+        runner.prepare(device, remote, state["facts"]["abi"])
+        state["prepared"].add(runner.name)
+    key = (job.model, job.format, job.precision)
+    if key not in state["pushed"]:
+        state["pushed"][key] = _push_artifact(device, artifacts[key],
+                                              f"{remote}/models/{remote_name(job.model)}-{job.format}-{job.precision}",
+                                              inputs=(config.inputs or {}).get(job.model))
+    if state["previous"] is not None and state["previous"] != job.model:
+        record["cooldown"] = cool_down(device, state["start_thermal"], cap_s=config.cooldown_cap_s)
+    record["thermal_before"] = device.thermal()
+    timing = runner.run(device, remote, state["pushed"][key], settings)
+    record["thermal_after"] = device.thermal()
+    record["timing"] = timing.to_dict()
+    log.info("%s %s %s %s %dt seq %d round %d: %.2f ms", device.serial, job.model, job.format, job.precision,
+             job.threads, settings.seq_len, job.round, timing.mean_ms)
 
 
 def _push_artifact(device, folder: Path, remote: str, *, inputs: dict[int, Path] | None = None) -> Pushed:

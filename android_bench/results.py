@@ -37,8 +37,8 @@ class ResultLog:
         return records
 
     def append(self, record: dict) -> None:
-        """One write of one whole line, fsync'd. A torn last line left by a kill is cut off first, so the new
-        record never glues onto it."""
+        """One whole line, fsync'd, or none (a full disk raises ENOSPC, naming the file). A torn last line left by a
+        kill is cut off first, so the new record never glues onto it."""
         line = (json.dumps(record) + "\n").encode()
         with self._lock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
@@ -46,9 +46,16 @@ class ResultLog:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
                     tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
-                    os.ftruncate(fd, size - (len(tail) - tail.rfind(b"\n") - 1))
-                os.write(fd, line)
-                os.fsync(fd)
+                    size -= len(tail) - tail.rfind(b"\n") - 1
+                    os.ftruncate(fd, size)
+                try:
+                    rest = memoryview(line)
+                    while rest:  # a nearly full disk takes part of the line: the next write raises ENOSPC
+                        rest = rest[os.write(fd, rest):]
+                    os.fsync(fd)
+                except OSError as exc:
+                    os.ftruncate(fd, size)  # no torn line left behind
+                    raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
             finally:
                 os.close(fd)
 

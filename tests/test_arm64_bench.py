@@ -36,7 +36,7 @@ def check_reports(out: Path, done, device, runners: set[str]) -> list[dict]:
     facts = records[0]["device_facts"]
     assert facts["abi"] == "arm64-v8a" and facts["emulated"].startswith("qemu-user, QEMU_CPU=cortex-a76")
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["emulated"] == {device.serial: facts["emulated"]}
+    assert summary["emulated"] == {device.props["ro.serialno"]: facts["emulated"]}
     assert all(row["emulated"] for row in summary["latency"])
     assert summary["ratios"] and all(r["verdict"].startswith("EMULATED (qemu-user") for r in summary["ratios"])
     assert all(row["emulated"] for row in csv.DictReader((out / "summary.csv").open()))

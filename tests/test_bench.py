@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -157,8 +158,8 @@ def test_native_tools_get_the_jobs_length(artifacts):
     folder = artifact_folder(artifacts, "bert-tiny", "tflite", "fp32", 48)
     manifest = read_manifest(folder)
     settings = Settings(threads=2, seq_len=24)
-    cmd = TfliteBenchmarkModelRunner().command("/r", Pushed(model="/r/m.tflite", folder="/r", manifest=manifest),
-                                               settings)
+    cmd = shlex.join(TfliteBenchmarkModelRunner().command("/r", Pushed(model="/r/m.tflite", folder="/r",
+                                                                       manifest=manifest), settings))
     order = [d["name"].removeprefix("serving_default_").removesuffix(":0") for d in
              sorted(Interpreter(model_path=str(folder / manifest["file"]["name"])).get_input_details(),
                     key=lambda d: d["index"])]
@@ -166,10 +167,11 @@ def test_native_tools_get_the_jobs_length(artifacts):
     ranges = cmd.split("--input_layer_value_range=")[1].split()[0].split(":")
     assert sorted(ranges) == ["attention_mask,1,1", "input_ids,1000,1999", "token_type_ids,0,0"]
     onnx = read_manifest(artifact_folder(artifacts, "bert-tiny", "onnx", "fp32", 48))
-    cmd = OrtPerfTestRunner().command("/r", Pushed(model="/r/m.onnx", folder="/r", manifest=onnx), settings)
+    cmd = shlex.join(OrtPerfTestRunner().command("/r", Pushed(model="/r/m.onnx", folder="/r", manifest=onnx),
+                                                 settings))
     assert "-f batch:1 -f sequence:24 " in cmd
-    assert "-f sequence:48 " in OrtPerfTestRunner().command("/r", Pushed(model="/r/m.onnx", folder="/r",
-                                                                         manifest=onnx), Settings(threads=1))
+    assert "-f sequence:48 " in shlex.join(OrtPerfTestRunner().command("/r", Pushed(model="/r/m.onnx", folder="/r",
+                                                                                    manifest=onnx), Settings(threads=1)))
 
 
 def test_killed_run_resumes_without_losing_a_measurement(tmp_path, artifacts):

@@ -58,14 +58,16 @@ def test_whole_flow_over_adb(adb_server, loopback_device, tmp_path, artifacts):
                                                         for m in ("squeezebert-tiny", "bert-tiny")]
     facts = rs[0]["device_facts"]
     assert facts["model"] == "Pixel 3" and facts["android_version"] == "12" and facts["abi"] == "x86_64"
-    assert all(r["device"] == loopback_device.serial and len(r["timing"]["samples_ms"]) == 30 for r in rs)
+    serialno = loopback_device.props["ro.serialno"]  # results are keyed on it, the adb serial recorded beside it
+    assert all(r["device"] == serialno and r["serial"] == loopback_device.serial and len(r["timing"]["samples_ms"]) == 30
+               for r in rs)
     assert all(r["timing"]["extra"]["inputs"]["real_tokens"] == r["seq_len"] for r in rs)  # fed at that length
     run_dir = loopback_device.root / rs[0]["run_id"]  # what was pushed to /data/local/tmp/<run-id>/
     pushed = run_dir / "models" / "bert-tiny-onnx-fp32"
     assert (pushed / "manifest.json").is_file() and (pushed / "inputs-24.npz").is_file()
     assert (run_dir / "py" / "pyrunner.py").is_file() and (run_dir / "result.json").is_file()
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert {(r["device"], r["seq_len"]) for r in summary["ratios"]} == {(loopback_device.serial, n) for n in (24, 48)}
+    assert {(r["device"], r["seq_len"]) for r in summary["ratios"]} == {(serialno, n) for n in (24, 48)}
     assert len(summary["at_length_distribution"]["results"]) == 2
     assert (tmp_path / "latency_by_length.png").is_file()
     assert "bert-tiny / squeezebert-tiny" in done.stdout

@@ -79,23 +79,25 @@ class Runner:
         if self.tool:
             device.push(self.tool_path(abi), f"{remote_dir}/tools/{self.tool}")
 
-    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
+    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> list[str]:
+        """The tool's argv, run from `remote_dir`; quoted once, by `run` (paths and names never reach the shell raw)."""
         raise NotImplementedError
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         raise NotImplementedError
 
     def run(self, device, remote_dir: str, pushed: Pushed, settings: Settings) -> Timing:
-        cmd = self.command(remote_dir, pushed, settings)
+        argv = self.command(remote_dir, pushed, settings)
         if settings.taskset:
-            cmd = f"taskset {settings.taskset} {cmd}"
+            argv = ["taskset", settings.taskset, *argv]
+        cmd = shlex.join(argv)
         # The tool runs in the background so its peak resident memory can be read while it lives (VmHWM only
         # grows, so the last reading is the peak): the fallback for tools that print none.
         script = (f"cd {shlex.quote(remote_dir)} && {{ {cmd} > run.log 2>&1 & pid=$!; hwm=; "
                   f"while kill -0 $pid 2>/dev/null; do h=$(grep VmHWM /proc/$pid/status 2>/dev/null) && hwm=$h; "
                   f"sleep 0.05; done; wait $pid; code=$?; cat run.log; echo \"{HWM_MARKER}$hwm\"; "
                   f"echo {EXIT_MARKER}$code; }}")
-        result = device.shell(script, timeout=settings.timeout)
+        result = device.shell(script, timeout=settings.timeout, what=f"the {self.name} run")
         output, marker, code = result.output.rpartition(EXIT_MARKER)
         if not marker:
             raise DeviceError(f"{self.name} on {device.serial} was interrupted (no exit marker); rerun with --resume")

@@ -12,13 +12,13 @@ class OrtPerfTestRunner(Runner):
     where_to_get = ("built with onnxruntime's build.sh --android --build_shared_lib; source in "
                     "onnxruntime/test/perftest, https://onnxruntime.ai/docs/build/android.html")
 
-    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
+    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> list[str]:
         # -I: generated inputs (zeros, valid ids); -f pins the dynamic axes to the job's shape.
         seq = settings.length(pushed.manifest)
         # perf_test has no warm-up count; its first run is reported separately and excluded from the average.
         # -s: the percentile summary (P50 is the median the summary prefers).
-        return (f"./tools/{self.tool} -e cpu -m times -r {settings.runs} -x {settings.threads} -I -s "
-                f"-f batch:1 -f sequence:{seq} {pushed.model}")
+        return [f"./tools/{self.tool}", "-e", "cpu", "-m", "times", "-r", str(settings.runs), "-x",
+                str(settings.threads), "-I", "-s", "-f", "batch:1", "-f", f"sequence:{seq}", pushed.model]
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         return parse_onnxruntime_perf_test(output)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import tempfile
 from pathlib import Path
 
@@ -29,14 +28,14 @@ class PythonRunner(Runner):
         for rel in SOURCES:
             device.push(ROOT / rel, f"{remote_dir}/py/{rel}")
 
-    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
+    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> list[str]:
         length = settings.length(pushed.manifest)
         if not pushed.inputs or length not in pushed.inputs:
             raise UserError(f"the Python runner feeds the benchmark inputs file; none at {length} tokens was pushed "
                             "with the artifact")
-        return (f"{shlex.quote(self.python)} py/pyrunner.py --artifact {pushed.folder} --inputs {pushed.inputs[length]} "
-                f"--threads {settings.threads} --warmup {settings.warmup} --runs {settings.runs} "
-                f"--denormals {settings.denormals} --out result.json")
+        return [self.python, "py/pyrunner.py", "--artifact", pushed.folder, "--inputs", pushed.inputs[length],
+                "--threads", str(settings.threads), "--warmup", str(settings.warmup), "--runs", str(settings.runs),
+                "--denormals", settings.denormals, "--out", "result.json"]
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         if DONE_MARKER not in output:

@@ -12,7 +12,7 @@ class TfliteBenchmarkModelRunner(Runner):
     where_to_get = ("prebuilt nightly android_aarch64_benchmark_model, or bazel build "
                     "//tensorflow/lite/tools/benchmark:benchmark_model; https://ai.google.dev/edge/litert/models/measurement")
 
-    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
+    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> list[str]:
         # A resizable file ([1, -1]) stores the shape [1, 1]: without --input_layer_shape benchmark_model runs it at
         # one token. --input_layer and --input_layer_shape name every input in the interpreter's order (the README
         # of tensorflow/lite/tools/benchmark: names are matched by position, shapes colon-separated); our converter
@@ -21,10 +21,11 @@ class TfliteBenchmarkModelRunner(Runner):
         order = pushed.manifest.get("tflite", {}).get("signature", {}).get("inputs") or list(ranges)
         value_range = ":".join(f"{name},{lo},{hi}" for name, (lo, hi) in ranges.items())
         length = settings.length(pushed.manifest)
-        return (f"./tools/{self.tool} --graph={pushed.model} --num_threads={settings.threads} "
-                f"--warmup_runs={settings.warmup} --num_runs={settings.runs} --min_secs=0 "
-                f"--use_xnnpack=true --input_layer={','.join(order)} "
-                f"--input_layer_shape={':'.join(f'1,{length}' for _ in order)} --input_layer_value_range={value_range}")
+        return [f"./tools/{self.tool}", f"--graph={pushed.model}", f"--num_threads={settings.threads}",
+                f"--warmup_runs={settings.warmup}", f"--num_runs={settings.runs}", "--min_secs=0",
+                "--use_xnnpack=true", f"--input_layer={','.join(order)}",
+                f"--input_layer_shape={':'.join(f'1,{length}' for _ in order)}",
+                f"--input_layer_value_range={value_range}"]
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         return parse_tflite_benchmark_model(output)

@@ -14,16 +14,18 @@ class SpeedBenchmarkTorchRunner(Runner):
     where_to_get = ("pytorch binaries/speed_benchmark_torch.cc, built with scripts/build_android.sh "
                     "-DBUILD_BINARY=ON; https://pytorch.org/tutorials/recipes/mobile_perf.html")
 
-    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> str:
+    def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> list[str]:
         seq = settings.length(pushed.manifest)  # the job's length (the .ptl is traced with a dynamic sequence)
         n = len(pushed.manifest["inputs"])
         # The tool feeds ones: valid ids, a full mask, and token type 1 (bert's vocabulary of 2 types).
         lite = next((f for f in pushed.files if f.endswith(".ptl")), None)
         if lite is None:
             raise UserError(f"{pushed.folder} has no lite-interpreter .ptl; export it with python -m export.torchscript")
-        return (f"./tools/{self.tool} --model={lite} --input_dims=\"{';'.join(['1,%d' % seq] * n)}\" "
-                f"--input_type=\"{';'.join(['int64'] * n)}\" --input_memory_format=\"{';'.join(['contiguous_format'] * n)}\" "
-                f"--warmup={settings.warmup} --iter={settings.runs} --report_pep=true --use_bundled_input=-1")
+        return [f"./tools/{self.tool}", f"--model={lite}", f"--input_dims={';'.join(['1,%d' % seq] * n)}",
+                f"--input_type={';'.join(['int64'] * n)}",
+                f"--input_memory_format={';'.join(['contiguous_format'] * n)}",
+                f"--warmup={settings.warmup}", f"--iter={settings.runs}", "--report_pep=true",
+                "--use_bundled_input=-1"]
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         return parse_speed_benchmark_torch(output)
