@@ -29,6 +29,13 @@ def _checkpoint_file(source: str, name: str, *, cache_only: bool) -> Path | None
     return Path(found) if found else None
 
 
+def _classes(auto_map) -> str:
+    """The module.Class names an auto_map points at (a tokenizer's come in [slow, fast] pairs)."""
+    values = auto_map.values() if isinstance(auto_map, dict) else [auto_map]
+    flat = [v for value in values for v in (value if isinstance(value, list) else [value]) if v]
+    return ", ".join(sorted({str(v) for v in flat}))
+
+
 def refuse_remote_code(source: str, *, cache_only: bool) -> None:
     """One line if the checkpoint asks for its own code (auto_map), before transformers sees it: transformers
     would offer to run it ("Do you wish to run the custom code? [y/N]"), and this tool runs none."""
@@ -39,9 +46,7 @@ def refuse_remote_code(source: str, *, cache_only: bool) -> None:
         except (ValueError, UnicodeDecodeError):
             continue  # not JSON: transformers refuses it when it reads it
         if isinstance(data, dict) and data.get("auto_map"):
-            classes = ", ".join(sorted(str(v) for v in data["auto_map"].values())) if isinstance(
-                data["auto_map"], dict) else str(data["auto_map"])
-            raise UserError(f"{source!r} needs its own code ({name} auto_map: {classes[:120]}); this tool runs no "
+            raise UserError(f"{source!r} needs its own code ({name} auto_map: {_classes(data['auto_map'])[:120]}); this tool runs no "
                             f"code from a checkpoint: use a {' or '.join(sorted(FAMILIES))} checkpoint without auto_map")
 
 

@@ -216,6 +216,11 @@ def _from_pretrained(auto, source: str, config, task: str):
         if Path(source).is_dir():
             raise UserError(f"{source!r} holds no loadable weights ({exc}); save the model with save_pretrained") from exc
         raise _hub_unreachable(source) from exc
+    except RuntimeError as exc:  # transformers' own text points at a report it logged (silenced here)
+        if "ignore_mismatched_sizes" not in str(exc):
+            raise
+        raise UserError(f"the weights of {source!r} do not fit its config.json (tensor shapes differ, e.g. num_labels "
+                        "or hidden_size edited); save the model and its config together with save_pretrained") from exc
     except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) met more than tensors, and ran none of it
         raise UserError(f"the weights of {source!r} are a pickle holding more than tensors (refused by torch.load "
                         "weights_only; nothing in it was run); use a trusted checkpoint saved as safetensors") from exc

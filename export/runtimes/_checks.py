@@ -33,6 +33,14 @@ def _texts_ok(value) -> bool:
     return value.ndim == 1 and value.size in (1, 2) and all(isinstance(t, str) for t in value.tolist())
 
 
+def _outside(value: np.ndarray, low: int, high: int) -> bool:
+    """Any value outside [low, high]; from 0 in one pass (a negative value is a huge unsigned one): every run
+    pays for this check."""
+    if low == 0:
+        return int(value.view(f"u{value.itemsize}").max()) > high
+    return int(value.min()) < low or int(value.max()) > high
+
+
 def check_inputs(file: str, inputs, names, *, value_ranges=None, max_sequence=None, text_inputs=()) -> None:
     """One line (InputShapeError) for inputs the model file does not take."""
     if not isinstance(inputs, Mapping):
@@ -59,9 +67,8 @@ def check_inputs(file: str, inputs, names, *, value_ranges=None, max_sequence=No
             raise InputShapeError(f"{file} takes at most {max_sequence} tokens (max_position_embeddings), got "
                                   f"{shape[1]}: truncate the input to {max_sequence} tokens")
         low, high = (value_ranges or {}).get(name, (None, None))
-        smallest, largest = (value.min(), value.max()) if value.size else (low, high)
-        if low is not None and (smallest < low or largest > high):
-            bad = smallest if smallest < low else largest
+        if low is not None and value.size and _outside(value, low, high):
+            bad = value.min() if value.min() < low else value.max()
             raise InputShapeError(f"{file} takes {name} in {low}..{high}, got {bad}: "
                                   + ("ids of the model's own tokenizer (its vocab_size)" if name == "input_ids" else
                                      "feed the tokenizer's values"))
