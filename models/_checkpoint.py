@@ -46,8 +46,9 @@ def refuse_remote_code(source: str, *, cache_only: bool) -> None:
         except (ValueError, UnicodeDecodeError):
             continue  # not JSON: transformers refuses it when it reads it
         if isinstance(data, dict) and data.get("auto_map"):
-            raise UserError(f"{source!r} needs its own code ({name} auto_map: {_classes(data['auto_map'])[:120]}); this tool runs no "
-                            f"code from a checkpoint: use a {' or '.join(sorted(FAMILIES))} checkpoint without auto_map")
+            families = " or ".join(sorted(FAMILIES))
+            raise UserError(f"{source!r} needs its own code ({name} auto_map: {_classes(data['auto_map'])[:120]}); "
+                            f"this tool runs no code from a checkpoint: use a {families} checkpoint without auto_map")
 
 
 def check_architecture(config, source: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,23 @@ def test_a_checkpoint_asking_for_its_own_code_is_refused_and_none_runs_even_afte
     assert not marker.exists()
 
 
+def test_a_hub_checkpoint_asking_for_its_own_code_is_refused_too(tmp_path):
+    """The hub path: an HF cache snapshot with an auto_map in tokenizer_config.json (a subprocess: huggingface_hub
+    reads its cache location when it is imported)."""
+    snapshot = tmp_path / "hub" / "models--some-org--custom" / "snapshots" / ("0" * 40)
+    shutil.copytree(models.real_bert_dir(), snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    config = json.loads((snapshot / "tokenizer_config.json").read_text())
+    (snapshot / "tokenizer_config.json").write_text(json.dumps({**config, "auto_map": {"AutoTokenizer": ["t.T", None]}}))
+    code = "import models\ntry: models.load('some-org/custom')\nexcept models.UserError as e: print(e)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_CACHE": str(tmp_path / "hub"),
+                               "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "'some-org/custom' needs its own code (tokenizer_config.json auto_map: t.T)" in done.stdout
+
+
 def test_a_pickled_checkpoint_is_refused_in_one_line_and_not_run(tmp_path):
     """A pytorch_model.bin whose pickle calls os.system: torch.load weights_only refuses it (passed explicitly,
     so TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD cannot turn it off), in one line."""
@@ -117,6 +135,17 @@ def test_a_tokenizer_without_a_vocabulary_is_refused(tmp_path, vocab):
         models.load(str(folder))
     assert "has no vocabulary" in str(err.value) and "special tokens only" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_tokenizer_past_the_model_embeddings_is_refused(tmp_path):
+    """The uncased tokenizer (30522 tokens) beside a model that embeds 1000: every id past 999 would fail."""
+    from transformers import BertConfig, BertModel
+
+    config = {k: v for k, v in models.REGISTRY["bert-tiny"].config_dict().items() if k != "architectures"}
+    BertModel(BertConfig(**{**config, "vocab_size": 1000})).save_pretrained(tmp_path)
+    models.uncased_tokenizer().save_pretrained(tmp_path)
+    with pytest.raises(UserError, match=r"makes ids up to 30521, but the model embeds 1000 tokens"):
+        models.load(str(tmp_path))
 
 
 @pytest.mark.parametrize("labels, named", [
@@ -180,7 +209,7 @@ def test_every_runtime_refuses_inputs_outside_the_contract_in_one_line(exported,
         runtime.run(_feed(**change))
     assert str(err.value).startswith(artifact.path.name) and message in str(err.value)
     assert "\n" not in str(err.value)
-    assert list(runtime.run(_feed())) == [o["name"] for o in artifact.manifest["outputs"]]  # the same runtime still runs
+    assert list(runtime.run(_feed())) == [o["name"] for o in artifact.manifest["outputs"]]  # and still runs
 
 
 def test_more_tokens_than_the_model_embeds_is_one_line(exported):
