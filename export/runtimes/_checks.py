@@ -90,6 +90,8 @@ class CheckedRuntime:
         self._limits = {"value_ranges": value_ranges, "max_sequence": max_sequence}
 
     def __getattr__(self, name):
+        if name == "_runtime":  # not set yet (e.g. while unpickling): no endless lookup
+            raise AttributeError(name)
         return getattr(self._runtime, name)
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
