@@ -102,7 +102,8 @@ def model_record(loaded) -> dict:
     c = loaded.config
     return {"name": loaded.name, "ref": loaded.ref, "hf_id": loaded.spec.hf_id if loaded.spec else None,
             "family": loaded.family, "layers": c.num_hidden_layers, "hidden_size": c.hidden_size,
-            "max_position_embeddings": c.max_position_embeddings, "weights": loaded.weights}
+            "max_position_embeddings": c.max_position_embeddings, "vocab_size": c.vocab_size,
+            "type_vocab_size": getattr(c, "type_vocab_size", 2), "weights": loaded.weights}
 
 
 def export(fmt: Format, loaded, *, seq_len: int | None, out: Path | None, quantized: Mapping[str, Path] | None = None,
@@ -188,7 +189,9 @@ def validate(fmt: Format, loaded, converted: Converted, *, precision: str, seq_l
             runtime_name, results, report = converted.compare(loaded, file, tolerance=tolerance, threads=threads)
         else:
             runtime = open_runtime(file, input_names=loaded.input_names, output_names=loaded.output_names,
-                                   threads=threads, seq_len_range=seq_len_range)
+                                   threads=threads, seq_len_range=seq_len_range,
+                                   value_ranges=loaded.contract.value_ranges(),
+                                   max_sequence=loaded.contract.max_sequence)
             runtime_name = runtime.name
             results, report = compare(loaded, runtime, shapes, tolerance=tolerance)
         for line in report:

@@ -6,12 +6,12 @@ from ._text_cases import CASES_FILE, PAIRS, TEXTS, read_tokenizer_cases, tokeniz
 from ._registry import FAMILIES, REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
 from ._tokenizer import real_bert_dir, tokenizer_vocab_file, uncased_tokenizer, uncased_vocab_dir, write_vocab_txt
 from .contract import (HEAD_OUTPUTS, INPUT_NAMES, OUTPUT_NAMES, POOLINGS, IOContract, OutputHead, TensorSpec,
-                       task_contract)
+                       task_contract, token_inputs)
 from .errors import UserError
 
 __all__ = [
     "CASES_FILE", "FAMILIES", "PAIRS", "TEXTS", "read_tokenizer_cases", "tokenizer_cases", "write_tokenizer_cases", "HEAD_OUTPUTS", "INPUT_NAMES", "OUTPUT_NAMES", "POOLINGS", "RANDOM_WEIGHTS_WARNING", "REGISTRY",
     "SENTENCE_PAIRS", "TASKS", "IOContract", "LoadedModel", "ModelSpec", "OutputHead", "TensorSpec", "UserError",
     "check_model_name", "load", "model_choices", "real_bert_dir", "sample_inputs", "task_contract",
-    "tokenizer_vocab_file", "uncased_tokenizer", "uncased_vocab_dir", "write_vocab_txt",
+    "token_inputs", "tokenizer_vocab_file", "uncased_tokenizer", "uncased_vocab_dir", "write_vocab_txt",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pickle
 import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ._checkpoint import check_architecture, check_labels, check_vocabulary, refuse_remote_code
 from ._inputs import sample_inputs
 from ._registry import REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
 from ._tokenizer import uncased_tokenizer
@@ -142,7 +144,12 @@ def _config(model: str, spec: ModelSpec | None, weights: str):
     else:
         source = model
     try:
-        return AutoConfig.from_pretrained(source, local_files_only=_cache_only(source))
+        refuse_remote_code(source, cache_only=_cache_only(source))
+        return AutoConfig.from_pretrained(source, local_files_only=_cache_only(source), trust_remote_code=False)
+    except ValueError as exc:  # e.g. an unknown model_type: transformers' text runs to several lines
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UserError(f"{source!r}: config.json cannot be read by transformers ({first}); point at a saved "
+                        "bert or squeezebert checkpoint") from exc
     except OSError as exc:
         if Path(source).is_dir():
             raise UserError(f"{source!r} has no usable config.json ({exc}); point at a saved HF model folder") from exc
@@ -167,25 +174,31 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
     if task is not None and task not in TASKS:
         raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
 
+    origin = weights if weights not in ("hub", "random") else model  # where config and labels come from
     config = _config(model, spec, weights)
+    check_architecture(config, origin)
     task = task or _default_task(spec, config)
     auto = _auto_class(task)
     if weights == "random":
         torch.manual_seed(seed)
-        hf_model = auto.from_config(config)
+        hf_model = auto.from_config(config, trust_remote_code=False)
         record = {"source": "random", "seed": seed, "warning": RANDOM_WEIGHTS_WARNING}
         tokenizer = uncased_tokenizer()
     else:
         source = spec.hf_id if (weights == "hub" and spec is not None) else (model if weights == "hub" else weights)
+        refuse_remote_code(source, cache_only=_cache_only(source))  # the tokenizer's too, and a registered hub id's
         hf_model = _from_pretrained(auto, source, config, task)
         record = _weights_record(weights, source, hf_model)
         tokenizer = _tokenizer(source)
+        if tokenizer is not None:
+            check_vocabulary(tokenizer, source, int(config.vocab_size))
         record["tokenizer"] = "checkpoint" if tokenizer is not None else "uncased WordPiece (checkpoint has none)"
         tokenizer = tokenizer or uncased_tokenizer()
     hf_model.eval()
     labels = None
     if task == "sequence-classification":
-        labels = [hf_model.config.id2label[i] for i in range(hf_model.config.num_labels)]
+        labels = [str(hf_model.config.id2label[i]) for i in range(hf_model.config.num_labels)]
+        check_labels(labels, origin)
     name = spec.name if spec else Path(model.rstrip("/")).name
     return LoadedModel(
         name=name, ref=model if spec or not Path(model).is_dir() else str(Path(model).resolve()),
@@ -197,11 +210,20 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
 def _from_pretrained(auto, source: str, config, task: str):
     try:
         hf_model, info = auto.from_pretrained(source, config=config, output_loading_info=True,
-                                              local_files_only=_cache_only(source))
+                                              local_files_only=_cache_only(source), weights_only=True,
+                                              trust_remote_code=False)
     except OSError as exc:
         if Path(source).is_dir():
             raise UserError(f"{source!r} holds no loadable weights ({exc}); save the model with save_pretrained") from exc
         raise _hub_unreachable(source) from exc
+    except RuntimeError as exc:  # transformers' own text points at a report it logged (silenced here)
+        if "ignore_mismatched_sizes" not in str(exc):
+            raise
+        raise UserError(f"the weights of {source!r} do not fit its config.json (tensor shapes differ, e.g. num_labels "
+                        "or hidden_size edited); save the model and its config together with save_pretrained") from exc
+    except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) met more than tensors, and ran none of it
+        raise UserError(f"the weights of {source!r} are a pickle holding more than tensors (refused by torch.load "
+                        "weights_only; nothing in it was run); use a trusted checkpoint saved as safetensors") from exc
     except Exception as exc:  # safetensors' SafetensorError and its kin: a truncated or damaged weights file
         if type(exc).__name__ != "SafetensorError" and "safetensors" not in type(exc).__module__:
             raise
@@ -238,6 +260,6 @@ def _tokenizer(source: str):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(source, local_files_only=_cache_only(source))
+        return AutoTokenizer.from_pretrained(source, local_files_only=_cache_only(source), trust_remote_code=False)
     except (OSError, ValueError, TypeError):
         return None

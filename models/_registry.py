@@ -42,7 +42,14 @@ REGISTRY: dict[str, ModelSpec] = {
     )
 }
 FAMILIES = {s.family for s in REGISTRY.values()}
-_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# org/name as the hub takes it (huggingface_hub validate_repo_id): each part starts and ends with a word
+# character, no ".." or "--", 96 characters at most
+_HF_PART = r"\w(?:[\w.-]*\w)?"
+_HF_ID = re.compile(rf"^{_HF_PART}/{_HF_PART}$")
+
+
+def _hub_id(name: str) -> bool:
+    return bool(_HF_ID.match(name)) and ".." not in name and "--" not in name and len(name) <= 96
 
 
 def model_choices() -> str:
@@ -51,10 +58,13 @@ def model_choices() -> str:
 
 def check_model_name(name: str) -> str:
     """argparse `type=`: a registered name, an existing local folder, or an `org/name` HF id."""
-    if name in REGISTRY or Path(name).is_dir() or _HF_ID.match(name):
+    if name in REGISTRY or Path(name).is_dir() or _hub_id(name):
         return name
     if Path(name).exists():
         raise UserError(f"--model {name!r} is a file, not a model folder; pass the folder holding config.json")
+    if name.count("/") == 1 and not name.startswith(("/", ".")):
+        raise UserError(f"--model {name!r}: no such folder, and not a Hugging Face id (org/name: letters, digits, "
+                        "'-', '_', '.', each part starting and ending with a letter, digit or '_', no '..' or '--')")
     raise UserError(
         f"unknown model {name!r}: choose one of {model_choices()}, a local model folder, "
         "or a Hugging Face id such as 'org/name'"

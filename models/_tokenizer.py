@@ -26,7 +26,7 @@ def real_bert_dir() -> Path:
 def uncased_tokenizer():
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(uncased_vocab_dir()))
+    return AutoTokenizer.from_pretrained(str(uncased_vocab_dir()), trust_remote_code=False)
 
 
 def tokenizer_vocab_file(tokenizer) -> Path | None:

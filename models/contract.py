@@ -114,6 +114,10 @@ class IOContract:
                     dims[symbol] = torch.export.Dim(symbol, min=low, max=high)
         return tuple({axis: dims[s] for axis, s in self.dynamic_dims(t).items()} for t in self.inputs)
 
+    def value_ranges(self) -> dict[str, tuple[int, int]]:
+        """Input name -> inclusive [low, high] of its values: what a runtime checks before it runs."""
+        return {t.name: t.value_range for t in self.inputs if t.value_range is not None}
+
     def records(self) -> tuple[list[dict], list[dict]]:
         """The manifest's inputs and outputs: name, dtype, shape (symbols kept where dynamic)."""
         sizes = dict(self.sizes)
@@ -123,15 +127,18 @@ class IOContract:
         return [record(t) for t in self.inputs], [record(t) for t in self.outputs]
 
 
+def token_inputs(vocab_size: int, type_vocab_size: int = 2) -> tuple[TensorSpec, ...]:
+    """The inputs of every task: ids in the vocabulary, a 0/1 mask, segment ids in the type vocabulary."""
+    tokens = (BATCH, SEQUENCE)
+    return (TensorSpec("input_ids", "int64", tokens, (0, vocab_size - 1)),
+            TensorSpec("attention_mask", "int64", tokens, (0, 1)),
+            TensorSpec("token_type_ids", "int64", tokens, (0, type_vocab_size - 1)))
+
+
 def task_contract(task: str, config, labels: list[str] | None = None, head: OutputHead | None = None) -> IOContract:
     """The contract of `task` for a BERT-family `config` (vocab, type vocab, hidden size, max positions); with
     `head`, its one output in place of the task's own."""
-    tokens = (BATCH, SEQUENCE)
-    inputs = (
-        TensorSpec("input_ids", "int64", tokens, (0, int(config.vocab_size) - 1)),
-        TensorSpec("attention_mask", "int64", tokens, (0, 1)),
-        TensorSpec("token_type_ids", "int64", tokens, (0, int(getattr(config, "type_vocab_size", 2)) - 1)),
-    )
+    inputs = token_inputs(int(config.vocab_size), int(getattr(config, "type_vocab_size", 2)))
     shapes = {"last_hidden_state": (BATCH, SEQUENCE, "hidden"), "pooler_output": (BATCH, "hidden"),
               "logits": (BATCH, "labels"), "probabilities": (BATCH, "labels"), "embedding": (BATCH, "hidden")}
     names = (head.output_name,) if head is not None else OUTPUT_NAMES[task]

@@ -33,7 +33,7 @@ def _squeezebert_flops(**groups) -> dict:
     from transformers import AutoConfig, AutoModel
 
     config = AutoConfig.for_model(**{**models.REGISTRY["squeezebert-tiny"].config_dict(), **groups})
-    model = AutoModel.from_config(config).eval()
+    model = AutoModel.from_config(config, trust_remote_code=False).eval()
     ids = torch.ones(1, 16, dtype=torch.long)
     counted = count_module_flops(model, (ids,))
     assert counted["categories"] == {k: 2 * v for k, v in analytic_macs(config, seq_len=16).items()}

@@ -47,9 +47,14 @@ def register_runtime(*suffixes: str):
 
 
 def open_runtime(path: str | Path, *, input_names, output_names, threads: int | None = None,
-                 seq_len_range: tuple[int, int] | None = None) -> Runtime:
+                 seq_len_range: tuple[int, int] | None = None, value_ranges: dict | None = None,
+                 max_sequence: int | None = None) -> Runtime:
     """Load the model file at `path` in the desktop runtime for its suffix. `seq_len_range`: the lengths a file
-    with a bounded sequence takes (its manifest's), refused outside it in one line by its runtime."""
+    with a bounded sequence takes (its manifest's), refused outside it in one line by its runtime.
+    `value_ranges`: input name -> [low, high] (the contract's: ids in the vocabulary), `max_sequence`: the most
+    tokens the model embeds. Every `run` checks its inputs first (export/runtimes/_checks.py), in one line."""
+    from ._checks import CheckedRuntime
+
     path = Path(path)
     suffix = path.suffix
     if suffix not in _MODULES:
@@ -60,13 +65,14 @@ def open_runtime(path: str | Path, *, input_names, output_names, threads: int | 
     cls = _RUNTIMES[suffix]
     bounds = {"seq_len_range": tuple(seq_len_range)} if seq_len_range else {}  # only bounded formats take it
     try:
-        return cls(path, input_names=list(input_names), output_names=list(output_names), threads=threads, **bounds)
+        runtime = cls(path, input_names=list(input_names), output_names=list(output_names), threads=threads, **bounds)
     except UserError:
         raise
     except Exception as exc:  # the library's own message, reduced to one line
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ArtifactError(f"{path.name}: cannot be loaded by {cls.name} ({first}); the file is corrupt or "
                             "not this format: export it again") from exc
+    return CheckedRuntime(runtime, path.name, value_ranges=value_ranges, max_sequence=max_sequence)
 
 
 # What a manifest must hold for a reader to trust and open the artifact.
@@ -187,13 +193,18 @@ def read_verified(artifact_dir: str | Path) -> dict:
 
 
 def open_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> tuple[dict, Runtime]:
-    """The manifest and the model file opened in its runtime, both of one generation of the folder."""
+    """The manifest and the model file opened in its runtime, both of one generation of the folder; the runtime
+    checks its inputs against the manifest's limits (vocabulary, sequence)."""
+    from ._checks import manifest_max_sequence, manifest_value_ranges
+
     return read_consistent(artifact_dir, lambda manifest: open_runtime(
         Path(artifact_dir) / manifest["file"]["name"],
         input_names=[i["name"] for i in manifest["inputs"]],
         output_names=[o["name"] for o in manifest["outputs"]],
         threads=threads,
         seq_len_range=manifest.get("seq_len_range"),
+        value_ranges=manifest_value_ranges(manifest),
+        max_sequence=manifest_max_sequence(manifest),
     ))
 
 

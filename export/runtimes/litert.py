@@ -40,6 +40,7 @@ class LiteRTRuntime:
         self.seq_len_range = tuple(seq_len_range) if seq_len_range else None
         self.input_names = [n for n in input_names if n in self._dtypes] or sorted(self._dtypes)
         self.output_names = list(output_names) or sorted(self._runner.get_output_details())
+        self._errors = ""  # what the interpreter has reported so far
 
     def check_shapes(self, inputs: dict[str, np.ndarray]) -> None:
         """One line (InputShapeError) for inputs the file does not take."""
@@ -61,5 +62,11 @@ class LiteRTRuntime:
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.check_shapes(inputs)
         # The file's inputs are int32 (apps have no int64); token ids and masks fit, so the cast is exact.
-        out = self._runner(**{n: np.asarray(inputs[n], dtype=self._dtypes[n]) for n in self._dtypes})
+        try:
+            out = self._runner(**{n: np.asarray(inputs[n], dtype=self._dtypes[n]) for n in self._dtypes})
+        except RuntimeError as exc:  # the interpreter's error text keeps every earlier error: report the new one
+            text = str(exc)
+            new = text[len(self._errors):] if self._errors and text.startswith(self._errors) else text
+            self._errors = text
+            raise RuntimeError(new.strip() or text) from None
         return {n: out[n] for n in self.output_names}

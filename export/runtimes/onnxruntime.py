@@ -31,6 +31,7 @@ class OnnxRuntime:
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
         self._dtypes = {i.name: _NP[i.type] for i in self._session.get_inputs()}
+        self.text_inputs = [n for n, dtype in self._dtypes.items() if dtype is object]  # a string-in model's
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {n: np.asarray(inputs[n], dtype=self._dtypes[n]) for n in self.input_names}
