@@ -25,12 +25,6 @@ def main(argv=None) -> int:
 
     from export.runtimes import load_artifact
 
-    try:  # ONNX Runtime's telemetry thread wakes on a timer: its work would differ from count to count
-        import onnxruntime
-
-        onnxruntime.disable_telemetry_events()
-    except ImportError:
-        pass
     with np.load(args.inputs) as data:
         feed = {name: data[name] for name in data.files}
     runtime = load_artifact(args.artifact, threads=1)
