@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("build/bench"), help="output folder")
     p.add_argument("--artifacts", type=Path, default=None,
                    help="where exported artifacts are kept and reused (default: OUT/artifacts)")
+    p.add_argument("--counts", type=counts_file, default=None,
+                   help="counts.json of `python -m android_bench.arm64 count`: its ARM64 instruction ratio (emulated, "
+                        "not time) beside each measured ratio of the same format, precision and length")
     p.add_argument("--resume", action="store_true",
                    help="continue OUT/results.jsonl: jobs already measured there are skipped")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
@@ -209,10 +212,12 @@ def _report(results, args, config, flops) -> dict:
     """summary.json, summary.csv, the plots and the tables, from every record so far."""
     from .report import print_tables, write_reports
     from .machine import describe, save_run
-    from .results import summarize
+    from .results import summarize, with_instruction_ratios
 
     summary = summarize(results.records(), baseline=args.baseline, flops=flops,
                         length_weights=config.length_weights)
+    if args.counts is not None:
+        summary = with_instruction_ratios(summary, args.counts)
     summary["run_id"] = config.run_id
     summary["machine"] = describe()  # the host driving the run (a phone's own CPU is in its device facts)
     paths = write_reports(summary, args.out)
@@ -220,6 +225,22 @@ def _report(results, args, config, flops) -> dict:
     print_tables(summary)
     print(f"wrote {results.path}, {', '.join(str(p) for p in paths.values())}")
     return summary
+
+def counts_file(text: str) -> dict:
+    """argparse `type=`: the counts.json of a finished `python -m android_bench.arm64 count` run, read before any
+    work."""
+    import argparse
+    import json
+
+    try:
+        counts = json.loads(Path(text).read_text())
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text}: not a readable counts.json ({exc})") from None
+    if not isinstance(counts, dict) or not isinstance(counts.get("ratios"), list):
+        raise argparse.ArgumentTypeError(f"{text}: no ratios in it; pass the counts.json of a finished `python -m "
+                                         "android_bench.arm64 count` run")
+    return counts
+
 
 def _inputs_and_flops(models: list[str], *, weights: str, seq_lens: list[int], folder: Path):
     """Per model and length: the benchmark inputs as an .npz for the Python runner (android_bench.timing), and

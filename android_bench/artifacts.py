@@ -21,8 +21,11 @@ def _reusable(folder: Path, *, model: str, seq_len: int, weights: str) -> bool:
     except ArtifactError as exc:
         log.warning("not reusing %s: %s", folder, exc)
         return False
+    from models import model_ref
+
     random = manifest["model"]["weights"]["source"] == "random"
-    if not (manifest["model"]["name"] == model and manifest["seq_len"] == seq_len and random == (weights == "random")):
+    if not (manifest["model"].get("ref") == model_ref(model) and manifest["seq_len"] == seq_len
+            and random == (weights == "random")):
         return False
     made_by = manifest.get("tools", {}).get(PIPELINE, "an unrecorded revision")
     if made_by != pipeline_revision():

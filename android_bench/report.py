@@ -48,8 +48,10 @@ def print_tables(summary: dict) -> None:
                       "not how fast a phone runs them.")
     for r in sorted(summary["ratios"], key=lambda r: (r["device"], r["format"], r["precision"], r["threads"],
                                                       r["seq_len"] or 0)):
+        counted = "".join(f"; {n:.2f}x ARM64 instructions (emulated {profile}), not time"
+                          for profile, n in sorted(r.get("arm64_instruction_ratio", {}).items()))
         console.print(f"{r['device']} {r['format']} {r['precision']} {r['threads']}t seq {r['seq_len']}: "
-                      f"{r['baseline']} / {r['model']} = {r['verdict']} (paper {summary['claim']}x)")
+                      f"{r['baseline']} / {r['model']} = {r['verdict']} (paper {summary['claim']}x){counted}")
     dist = summary.get("at_length_distribution")
     if dist:
         from .lengths import print_distribution

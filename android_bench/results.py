@@ -181,6 +181,22 @@ def summarize(records: list[dict], *, baseline: str, flops: dict | None = None,
     return summary
 
 
+def with_instruction_ratios(summary: dict, counts: dict) -> dict:
+    """Beside each measured ratio, the ARM64 instruction ratio of the same format, precision, length and models
+    from `python -m android_bench.arm64 count`'s counts.json, per emulated CPU profile (`arm64_instruction_ratio`,
+    labelled: instructions on the phone's kernels, counted under qemu, not time)."""
+    counted: dict[tuple, dict[str, float]] = {}
+    for r in counts.get("ratios", []):
+        key = (r["format"], r["precision"], r["seq_len"], r["model"], r["baseline"])
+        counted.setdefault(key, {})[r["profile"]] = r["instruction_ratio"]
+    for row in summary["ratios"]:
+        found = counted.get((row["format"], row["precision"], row["seq_len"], row["model"], row["baseline"]))
+        if found:
+            row["arm64_instruction_ratio"] = found
+            row["arm64_instruction_label"] = "ARM64 instructions (emulated), not time"
+    return summary
+
+
 def _at_length_distribution(latency: list[dict], weights: dict[int, float]) -> dict:
     from .lengths import expected_latency, summary
 

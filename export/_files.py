@@ -215,21 +215,16 @@ def lock_path(folder: Path) -> Path:
 def folder_lock(folder: Path, flag: str = "--out"):
     """Hold the advisory write lock (fcntl, exclusive, not waiting) on `folder` for the block: one writer per
     folder. A second writer fails at once in one line naming the holder (pid and command line, written into the
-    lock file). The lock goes with the process, so a killed writer never leaves the folder locked; the lock file
-    stays (removing it would let two processes lock two different files)."""
+    lock file). The lock goes with the process, so a killed writer never leaves the folder locked. The lock file
+    is removed on release, while still locked; a writer that locked a file removed meanwhile (it opened it just
+    before) sees that the path no longer leads to its file and locks the new one instead."""
     path = lock_path(folder)
     if path in _held:  # this process holds it already (a CLI claims its --out, then export() does): nested use
         yield path
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _lock_file(path, folder, flag)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
-            raise FolderBusy(f"{flag} {folder} is being written by {holder.splitlines()[0][:160]}; wait for it to "
-                             f"finish or choose another {flag}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:120]})\n".encode(), 0)
         _held.add(path)
@@ -237,8 +232,28 @@ def folder_lock(folder: Path, flag: str = "--out"):
             yield path
         finally:
             _held.discard(path)
+            path.unlink(missing_ok=True)  # under the lock: no one else holds this file
     finally:
         os.close(fd)  # releases the lock
+
+
+def _lock_file(path: Path, folder: Path, flag: str) -> int:
+    """An fd of `path`, exclusively locked, that `path` still names; FolderBusy when another process holds it."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise FolderBusy(f"{flag} {folder} is being written by {holder.splitlines()[0][:160]}; wait for it to "
+                             f"finish or choose another {flag}") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # its holder removed it as we opened it: lock the current one
 
 
 _held: set[Path] = set()  # lock files this process holds

@@ -156,6 +156,12 @@ def _config(model: str, spec: ModelSpec | None, weights: str):
         raise _hub_unreachable(source) from exc
 
 
+def model_ref(model: str) -> str:
+    """How a manifest records `model` so it can be reloaded: a registered name or hub id as given, a folder as its
+    absolute path."""
+    return model if model in REGISTRY or not Path(model).is_dir() else str(Path(model).resolve())
+
+
 def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int = 0) -> LoadedModel:
     """Load `model` for `task` with `weights` = "hub" (hub or HF cache), a local folder path, or "random"."""
     import torch
@@ -201,7 +207,7 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
         check_labels(labels, origin)
     name = spec.name if spec else Path(model.rstrip("/")).name
     return LoadedModel(
-        name=name, ref=model if spec or not Path(model).is_dir() else str(Path(model).resolve()),
+        name=name, ref=model_ref(model),
         spec=spec, task=task, config=hf_model.config, hf_model=hf_model,
         module=TaskModule(hf_model, task).eval(), tokenizer=tokenizer, weights=record, labels=labels,
     )

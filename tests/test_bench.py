@@ -270,6 +270,28 @@ def test_summary_keeps_failed_jobs_apart():
     assert len(summary["errors"]) == 1
 
 
+def test_summary_shows_the_arm64_instruction_ratio_beside_the_measured_one(capsys):
+    """A phone's summary with --counts: the emulated instruction ratio of the same format, precision and length."""
+    from android_bench.arm64.count import ratios
+    from android_bench.report import print_tables
+    from android_bench.results import with_instruction_ratios
+
+    ok = {"device": "pixel", "format": "tflite", "precision": "int8", "threads": 1, "runner": "tflite",
+          "round": 0, "seq_len": 128}
+    records = [{**ok, "model": "bert", "timing": {"mean_ms": 4.0, "samples_ms": [4.0, 4.2, 3.9]}},
+               {**ok, "model": "sq", "timing": {"mean_ms": 1.0, "samples_ms": [1.0, 1.1, 0.9]}}]
+    rows = [{"profile": profile, "format": "tflite", "precision": "int8", "seq_len": 128, "model": model,
+             "instructions_per_inference": n}
+            for profile, scale in (("a76", 1), ("i8mm", 2)) for model, n in (("bert", 9e8 / scale), ("sq", 3e8))]
+    counts = {"ratios": ratios(rows, "bert", {"bert": {128: 3e10}, "sq": {128: 1e10}})}
+    summary = with_instruction_ratios(summarize(records, baseline="bert"), counts)
+    (row,) = summary["ratios"]
+    assert row["ratio"] == 4.0 and row["arm64_instruction_ratio"] == {"a76": 3.0, "i8mm": 1.5}
+    print_tables(summary)
+    said = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "3.00x ARM64 instructions (emulated a76), not time" in said and "1.50x" in said
+
+
 def test_native_executorch_runner_through_the_harness(tmp_path):
     """--runner native on this machine: the harness pushes et_bench_runner + libraries and a .pte, runs the
     tool with per-input value ranges and the export's shape, and parses its executor_runner output."""

@@ -228,3 +228,13 @@ def test_two_devices_sharing_a_serial_number_keep_their_adb_serials(adb_server, 
     devices = [AdbDevice(d.serial, port=adb_server.port) for d in made]
     identify(devices)
     assert [d.id for d in devices] == [made[0].serial, made[1].serial, "8ABX0Y1Z"]
+
+
+def test_an_artifact_of_a_model_folder_is_reused_not_exported_again(artifacts, hostile):
+    """The manifest records a folder model by its absolute path (`ref`): a later run finds it and reuses it."""
+    from android_bench.artifacts import artifact_folder, ensure_artifact
+
+    made = artifact_folder(artifacts, str(hostile[0]), "onnx", "fp32", int(SEQ))
+    before = (made / "manifest.json").stat().st_ino
+    assert ensure_artifact(artifacts, str(hostile[0]), "onnx", "fp32", weights="random", seq_len=int(SEQ)) == made
+    assert (made / "manifest.json").stat().st_ino == before, "exported again instead of reused"
