@@ -1,6 +1,7 @@
 """Shared fixtures. The adb loopback device's fixtures live in tests/adb_loopback/fixtures.py."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -55,3 +56,18 @@ def exported(tmp_path_factory):
             made[key] = (loaded, export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=out)["fp32"])
         return made[key]
     return make
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str):
+    """A small disk: a tmpfs of `size` mounted at `folder` (made here) for the block; the test is skipped, with the
+    reason, where mounting is not allowed (it needs root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()[:80] or 'mount failed'}); needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

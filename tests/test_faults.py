@@ -226,21 +226,15 @@ def test_ctrl_c_stops_a_benchmark_within_seconds_and_keeps_a_summary(tmp_path):
 
 
 def test_a_full_disk_is_one_line(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()[:80]}); needs root")
-    try:
+    from tests.conftest import tmpfs
+
+    with tmpfs(tmp_path / "disk", "2m") as disk:
         done = subprocess.run([sys.executable, "-m", *TINY_ONNX, "--out", str(disk / "onnx")], cwd=ROOT,
                               capture_output=True, text=True, timeout=300)
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         assert done.returncode != 0 and len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
         assert "no space left" in errors[0]
         assert not (disk / "onnx").exists() and list(disk.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_a_truncated_safetensors_checkpoint_is_one_line(tmp_path):

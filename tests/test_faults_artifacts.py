@@ -196,16 +196,10 @@ def test_out_holding_files_no_artifact_wrote_is_refused_unless_force(onnx_seeds,
 
 @pytest.fixture
 def small_disk(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()[:80]}); needs root")
-    try:
+    from tests.conftest import tmpfs
+
+    with tmpfs(tmp_path / "disk", "2m") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_torchscript_export_and_quantize_to_a_full_disk_are_one_line(tmp_path, small_disk):

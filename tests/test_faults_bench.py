@@ -153,14 +153,10 @@ def test_desktop_benchmarks_refuse_a_busy_out(tmp_path, command, args):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'mount failed'}): needs root")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=False)
+    from tests.conftest import tmpfs
+
+    with tmpfs(tmp_path / "disk", "64m") as disk:
+        yield disk
 
 
 def test_full_disk_mid_run_is_one_line_and_keeps_the_measurements(small_disk, artifacts, hostile):
