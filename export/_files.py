@@ -32,10 +32,22 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
-def no_space(path: Path, detail: str = "") -> UserError:
+class DiskFull(UserError, OSError):
+    """A full disk (ENOSPC) as one line; still an OSError with its errno and file name, so a caller that reports
+    write failures its own way (the benchmark: what was measured is kept, --resume) sees it as one."""
+
+    def __init__(self, message: str, path: Path):
+        OSError.__init__(self, errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def no_space(path: Path, detail: str = "") -> DiskFull:
     """The one line for a full disk (ENOSPC), whichever writer hit it."""
-    return UserError(f"no space left on the disk holding {Path(path).parent}{f' ({detail})' if detail else ''}; "
-                     "free some space or write elsewhere (--out)")
+    return DiskFull(f"no space left on the disk holding {Path(path).parent}{f' ({detail})' if detail else ''}; "
+                    "free some space or write elsewhere (--out)", path)
 
 
 def need_space(folder: Path, nbytes: int, what: str) -> None:
