@@ -46,12 +46,8 @@ def counts(arm64_artifacts, arm64_tools, tmp_path_factory) -> dict[str, dict]:
         for fmt in FORMATS:
             for precision in PRECISIONS:
                 artifact = made[model, fmt, precision]
-                if fmt == "executorch":
-                    manifest = read_verified(artifact)
-                    make = lambda runs: counter.executorch_guest(artifact, manifest, SEQ_LEN,  # noqa: E731
-                                                                 arm64_tools / "arm64-v8a", runs)
-                else:
-                    make = lambda runs: counter.python_guest(artifact, inputs, runs)  # noqa: E731
+                make = counter.guest_maker(fmt, artifact, read_verified(artifact), inputs=inputs, seq_len=SEQ_LEN,
+                                           tools=arm64_tools / "arm64-v8a")
                 out[_key(model, fmt, precision)] = counter.per_inference(make, profile)
     if os.environ.get("SQUEEZEBERT_RECORD_COUNTS") == "1":
         RECORD.write_text(json.dumps({"profile": PROFILE, "seq_len": SEQ_LEN, "growth_allowed": GROWTH,

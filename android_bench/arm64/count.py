@@ -88,10 +88,7 @@ def _count_one(args, model, fmt, precision, seq_len, profile, inputs: Path, tool
     artifact = ensure_artifact(args.out / "artifacts", model, fmt, precision, weights=args.weights,
                                seq_len=max(args.seq_len))
     manifest = read_verified(artifact)
-    if fmt == "executorch":
-        make = lambda runs: counter.executorch_guest(artifact, manifest, seq_len, tools, runs)  # noqa: E731
-    else:
-        make = lambda runs: counter.python_guest(artifact, inputs, runs)  # noqa: E731
+    make = counter.guest_maker(fmt, artifact, manifest, inputs=inputs, seq_len=seq_len, tools=tools)
     counted = counter.per_inference(make, profile)
     return {"model": model, "format": fmt, "precision": precision, "seq_len": seq_len, "profile": profile.name,
             "qemu_cpu": profile.qemu_cpu, "artifact_sha256": manifest["file"]["sha256"], **counted}

@@ -79,18 +79,25 @@ def python_guest(artifact: Path, inputs: Path, runs: int) -> Guest:
 
 
 def executorch_guest(artifact: Path, manifest: dict, seq_len: int, tools: Path, runs: int) -> Guest:
-    """et_bench_runner through the glibc loader it ships with (its sh wrapper would start the binfmt qemu, which
-    counts nothing)."""
-    from ..runners import Settings, input_value_ranges
+    """The native runner's own command line (runners.executorch), its binary started through the glibc loader it
+    ships with: its sh wrapper would start the binfmt qemu, which counts nothing."""
     from ..native.cross import target
+    from ..runners import Pushed, Settings
+    from ..runners.executorch import ExecutorchRunner
 
-    t = target("arm64-v8a")
-    ranges = input_value_ranges(manifest, Settings(threads=1))
-    argv = [f"/tools/{t.loader}", "--library-path", "/tools", "/tools/et_bench_runner.bin",
-            "--model", f"/art/{manifest['file']['name']}", "--warmup", "0", "--num-runs", str(runs), "--threads", "1",
-            "--input-value-range", ":".join(f"{lo},{hi}" for lo, hi in ranges.values()),
-            "--input-shapes", ",".join(f"1x{seq_len}" for _ in ranges)]
-    return Guest(argv, ((artifact, "/art"), (tools, "/tools")), "et_bench_runner")
+    pushed = Pushed(model=f"/art/{manifest['file']['name']}", folder="/art", manifest=manifest)
+    argv = ExecutorchRunner().command("/", pushed, Settings(threads=1, warmup=0, runs=runs, seq_len=seq_len))
+    loader = target("arm64-v8a").loader
+    return Guest([f"/tools/{loader}", "--library-path", "/tools", "/tools/et_bench_runner.bin", *argv[1:]],
+                 ((artifact, "/art"), (tools, "/tools")), "et_bench_runner")
+
+
+def guest_maker(fmt: str, artifact: Path, manifest: dict, *, inputs: Path, seq_len: int, tools: Path | None):
+    """runs -> the Guest that loads `artifact` and runs it that many times: the native runner for ExecuTorch (fed
+    generated ids of the length), the guest's Python for the others (fed `inputs`)."""
+    if fmt == "executorch":
+        return lambda runs: executorch_guest(artifact, manifest, seq_len, tools, runs)
+    return lambda runs: python_guest(artifact, inputs, runs)
 
 
 def count(guest: Guest, profile: CpuProfile) -> tuple[int, list[str]]:
