@@ -78,10 +78,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(args) -> None:
-    from export._files import folder_lock
-
-    with folder_lock(args.out):  # one writer per --out: a second run refuses at once, naming this one
-        _run(args)
+    flags.one_writer(_run)(args)  # one writer per --out: a second run refuses at once, naming this one
 
 
 def _run(args) -> None:

@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> dict:
     import export
-    from ..flags import check_seq_lens
+    from ..flags import check_seq_lens, one_writer
     from . import counter, rootfs
 
     check_seq_lens(args.models, args.seq_len)
@@ -48,10 +48,7 @@ def run(args) -> dict:
         raise counter.host.HostError(f"arm64 device not built ({problem}): run `python -m android_bench.arm64 setup`")
     counter.qemu(), counter.plugin()  # missing pieces fail before any export
     export.ensure_writable_dir(args.out)
-    from export._files import folder_lock
-
-    with folder_lock(args.out):
-        report = _count_all(args)
+    report = one_writer(_count_all)(args)
     _print(report)
     return report
 
