@@ -1,6 +1,6 @@
 """The int8 recipe of each format, registered with export (entry point `squeezebert_mobile.recipes`).
 
-Chosen by measurement (android_bench.int8 and the issue notes). Every recipe runs on the mobile graph
+Chosen by measurement (android_bench.studies.precision and the issue notes). Every recipe runs on the mobile graph
 (models/mobile.py), where SqueezeBERT's grouped 1x1 convolutions are per-group nn.Linear: that is what makes
 the quantizers cover them at all. Each starts from a product of the fp32 conversion (its `stage`), so int8
 never converts a model a second time. Importing this module loads no torch: the apply functions do.

@@ -13,7 +13,7 @@ SEQ_LEN = 32
 @pytest.fixture(scope="session")
 def arm64_artifacts(arm64_ready, tmp_path_factory):
     """OUT/<model>/<format>-<precision>-seq32 (android_bench's layout, so `--artifacts` reuses them)."""
-    from android_bench.artifacts import conversion_order, ensure_artifact
+    from android_bench.harness.artifacts import conversion_order, ensure_artifact
 
     folder = tmp_path_factory.mktemp("arm64-artifacts")
     made = {}
@@ -27,8 +27,8 @@ def arm64_artifacts(arm64_ready, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def arm64_tools(arm64_ready, tmp_path_factory):
-    """TOOLS/arm64-v8a/et_bench_runner, cross-compiled and self-contained (android_bench.native.build)."""
-    from android_bench.native import build
+    """TOOLS/arm64-v8a/et_bench_runner, cross-compiled and self-contained (android_bench.runners.native.build)."""
+    from android_bench.runners.native import build
 
     tools = tmp_path_factory.mktemp("arm64-tools")
     build.build_runner(tools, abi="arm64-v8a")

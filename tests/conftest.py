@@ -1,4 +1,4 @@
-"""Shared fixtures. The adb loopback device's fixtures live in tests/adb_loopback/fixtures.py."""
+"""Shared fixtures. The adb loopback device's fixtures live in tests/loopback_fixtures.py."""
 from __future__ import annotations
 
 import contextlib
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.adb_loopback.fixtures", "tests.arm64_fixtures"]
+pytest_plugins = ["tests.loopback_fixtures", "tests.arm64_fixtures"]
 
 # Never touch the network: loading code must work from bundled configs and local folders.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,4 +1,4 @@
-"""The loopback device (tests/adb_loopback) as the REAL adb server and adbutils see it, faults included.
+"""The loopback device (android_bench/devices/loopback) as the REAL adb server and adbutils see it, faults included.
 
 Each test runs against Debian's adb and the adbutils wheel's adb (the session-scoped `adb_binary` fixture).
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from android_bench.arm64.rootfs import guest_python
+from android_bench.devices.arm64.rootfs import guest_python
 from tests.arm64_fixtures import SEQ_LEN
 
 pytestmark = [pytest.mark.arm64, pytest.mark.timeout(1800)]

@@ -32,9 +32,9 @@ def counts(arm64_artifacts, arm64_tools, tmp_path_factory) -> dict[str, dict]:
     import numpy as np
 
     import models
-    from android_bench import timing
+    from android_bench.measurement import timing
     from android_bench.arm64 import counter
-    from android_bench.arm64.profiles import get_profile
+    from android_bench.devices.arm64.profiles import get_profile
     from export.runtimes import read_verified
 
     _, made = arm64_artifacts

@@ -7,9 +7,10 @@ import struct
 
 import pytest
 
-from android_bench.arm64 import profiles, rootfs
-from android_bench.arm64.sandbox import cpu_sysfs, guest_argv
-from android_bench.devices import parse_facts, FACTS_SCRIPT
+from android_bench.devices.arm64 import profiles
+from android_bench.devices.arm64 import rootfs
+from android_bench.devices.arm64.sandbox import cpu_sysfs, guest_argv
+from android_bench.devices.facts import FACTS_SCRIPT, parse_facts
 
 pytestmark = pytest.mark.arm64
 
@@ -84,7 +85,7 @@ def test_bare_device_has_no_libc(make_arm64_device, arm64_adb_server):
 
 def test_where_it_cannot_be_built_the_error_is_one_line(monkeypatch, tmp_path):
     """No root for binfmt_misc or debootstrap: one line saying what is missing and the command to fix it."""
-    from android_bench.arm64 import host
+    from android_bench.devices.arm64 import host
 
     monkeypatch.setenv("SQUEEZEBERT_MOBILE_CACHE", str(tmp_path))
     monkeypatch.setattr(host, "is_root", lambda: False)
@@ -101,7 +102,7 @@ def test_status_and_skip_reason_name_the_setup_command(monkeypatch, tmp_path):
     import subprocess
     import sys
 
-    from tests.adb_loopback import arm64
+    from android_bench.devices.loopback import arm64
 
     monkeypatch.setenv("SQUEEZEBERT_MOBILE_CACHE", str(tmp_path / "empty"))
     reason = arm64.not_built()

@@ -20,8 +20,8 @@ import pytest
 
 from export._pipeline import INT8_MIN_COSINE
 from export._validate import Deviation, eager_outputs
-from tests.adb_loopback.arm64 import Arm64LoopbackDevice
-from tests.adb_loopback.fixtures import attached
+from android_bench.devices.loopback.arm64 import Arm64LoopbackDevice
+from tests.loopback_fixtures import attached
 from tests.arm64_fixtures import FORMATS, MODELS, PRECISIONS, SEQ_LEN
 
 pytestmark = [pytest.mark.arm64, pytest.mark.timeout(1800)]
@@ -62,7 +62,7 @@ def stage(folder, made, reference, tools):
     for rel in SOURCES:
         (py / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / rel, py / rel)
-    shutil.copyfile(ROOT / "tests" / "adb_loopback" / "guest_outputs.py", py / "guest_outputs.py")
+    shutil.copyfile(ROOT / "tests" / "guest_outputs.py", py / "guest_outputs.py")
     for key, artifact in made.items():
         shutil.copytree(artifact, folder / "art" / case_name(*key))
     (folder / "in").mkdir()
@@ -77,7 +77,7 @@ def stage(folder, made, reference, tools):
 def guest_commands(made) -> list[str]:
     """One Python run for every TFLite and ONNX artifact, one with torch for TorchScript, one et_bench_runner run
     per .pte."""
-    from android_bench.arm64.rootfs import TORCH_DIR, guest_python
+    from android_bench.devices.arm64.rootfs import TORCH_DIR, guest_python
 
     def specs(formats):
         return " ".join(f"art/{case_name(*key)},in/{key[0]}.npz,out/{case_name(*key)}.npz"

@@ -1,4 +1,4 @@
-"""et_bench_runner cross-compiled for arm64-v8a (`python -m android_bench.native.build --abi arm64-v8a`): an
+"""et_bench_runner cross-compiled for arm64-v8a (`python -m android_bench.runners.native.build --abi arm64-v8a`): an
 aarch64 folder that carries glibc's loader and every library it needs, proved by running a .pte pushed over
 real adb to a device that has nothing but a static busybox: no libc of its own, as on an Android phone."""
 from __future__ import annotations
@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from android_bench.native import build, cross
-from android_bench.parsers import parse_executor_runner
+from android_bench.runners.native import build, cross
+from android_bench.runners.parsers import parse_executor_runner
 from tests.arm64_fixtures import SEQ_LEN
 
 pytestmark = [pytest.mark.arm64, pytest.mark.timeout(900)]

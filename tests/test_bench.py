@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from android_bench.devices import parse_facts
-from android_bench.protocol import big_core_mask, plan
-from android_bench.results import ratio_with_ci, summarize, verdict
+from android_bench.devices.facts import parse_facts
+from android_bench.harness.protocol import big_core_mask, plan
+from android_bench.measurement.results import ratio_with_ci, summarize, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny", "--weights", "random", "--seq-len", "48"]
@@ -25,7 +25,7 @@ TINY = ["--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny", "--
 def artifacts(tmp_path_factory):
     """Tiny TFLite and ONNX artifacts of both models, exported once for the module through the harness."""
     folder = tmp_path_factory.mktemp("bench-artifacts")
-    from android_bench.artifacts import ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifact
 
     for model in ("squeezebert-tiny", "bert-tiny"):
         for fmt in ("onnx", "tflite"):
@@ -36,7 +36,7 @@ def artifacts(tmp_path_factory):
 def test_reusing_an_artifact_from_other_code_warns(artifacts, tmp_path, caplog):
     import shutil
 
-    from android_bench.artifacts import ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifact
     from export import PIPELINE, pipeline_revision
 
     folder = tmp_path / "bert-tiny" / "onnx-fp32-seq48"
@@ -77,7 +77,7 @@ def test_local_run_writes_every_report(tmp_path, artifacts):
         ("tflite", 48, "squeezebert-tiny"), ("tflite", 48, "bert-tiny")]
     assert [r["order"] for r in records] == list(range(8))
     assert all(len(r["timing"]["samples_ms"]) == 30 and r["runner"] == "python" for r in records)
-    # the one timing protocol (android_bench.timing): real sentences at their real length (no padding), cold start
+    # the one timing protocol (android_bench.measurement.timing): real sentences at their real length (no padding), cold start
     # and memory, the warm-up and the denormal policy, all recorded with every measurement
     for r in records:
         extra = r["timing"]["extra"]
@@ -95,7 +95,7 @@ def test_local_run_writes_every_report(tmp_path, artifacts):
         assert r["ci95"][0] <= r["ratio"] <= r["ci95"][1]
     assert "bert-tiny / squeezebert-tiny" in done.stdout and "95% CI" in done.stdout and "seq 24" in done.stdout
     # beside the paper's 4.3x: the FLOP ratio at each measured length, what an equally efficient runtime would show
-    from android_bench.flops import count_flops
+    from android_bench.measurement.flops import count_flops
 
     flops = {(m, n): count_flops(m, seq_len=n)["flops"] for m in ("bert-tiny", "squeezebert-tiny") for n in (24, 48)}
     for r in summary["ratios"]:
@@ -123,7 +123,7 @@ def test_local_run_writes_every_report(tmp_path, artifacts):
 
 def test_benchmark_inputs_are_real_tokens_at_every_length():
     import models
-    from android_bench.timing import benchmark_inputs, describe_inputs
+    from android_bench.measurement.timing import benchmark_inputs, describe_inputs
 
     tokenizer = models.load("bert-tiny", weights="random").tokenizer
     for n in (2, 3, 16, 128, 512):
@@ -136,7 +136,7 @@ def test_benchmark_inputs_are_real_tokens_at_every_length():
 
 
 def test_expected_latency_interpolates_and_clamps():
-    from android_bench.lengths import expected_latency, interpolate
+    from android_bench.measurement.lengths import expected_latency, interpolate
 
     medians = {16: 10.0, 32: 20.0, 128: 80.0}
     assert interpolate(medians, 24) == 15.0 and interpolate(medians, 64) == 40.0
@@ -149,7 +149,7 @@ def test_native_tools_get_the_jobs_length(artifacts):
     and a dynamic ONNX file: benchmark_model gets every input's name and shape in the interpreter's order."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from android_bench.artifacts import artifact_folder
+    from android_bench.harness.artifacts import artifact_folder
     from android_bench.runners import Pushed, Settings
     from android_bench.runners.onnxruntime import OrtPerfTestRunner
     from android_bench.runners.tflite import TfliteBenchmarkModelRunner
@@ -213,10 +213,10 @@ BAD_FLAGS = {
 }
 
 
-@pytest.mark.parametrize("module, case", [(m, c) for m in ("android_bench", "android_bench.efficiency")
-                                          for c in BAD_FLAGS] + [("android_bench.int8", "format"),
-                                                                 ("android_bench.int8", "zero runs"),
-                                                                 ("android_bench.int8", "repeated length")])
+@pytest.mark.parametrize("module, case", [(m, c) for m in ("android_bench", "android_bench.studies.efficiency")
+                                          for c in BAD_FLAGS] + [("android_bench.studies.precision", "format"),
+                                                                 ("android_bench.studies.precision", "zero runs"),
+                                                                 ("android_bench.studies.precision", "repeated length")])
 def test_bad_flags_fail_at_once_in_one_line(tmp_path, module, case):
     args, message = BAD_FLAGS[case]
     done = subprocess.run([sys.executable, "-m", module, *args, "--out", str(tmp_path / "out")], cwd=ROOT,
@@ -273,8 +273,8 @@ def test_summary_keeps_failed_jobs_apart():
 def test_summary_shows_the_arm64_instruction_ratio_beside_the_measured_one(capsys):
     """A phone's summary with --counts: the emulated instruction ratio of the same format, precision and length."""
     from android_bench.arm64.count import ratios
-    from android_bench.report import print_tables
-    from android_bench.results import with_instruction_ratios
+    from android_bench.measurement.report import print_tables
+    from android_bench.measurement.results import with_instruction_ratios
 
     ok = {"device": "pixel", "format": "tflite", "precision": "int8", "threads": 1, "runner": "tflite",
           "round": 0, "seq_len": 128}
@@ -295,7 +295,7 @@ def test_summary_shows_the_arm64_instruction_ratio_beside_the_measured_one(capsy
 def test_native_executorch_runner_through_the_harness(tmp_path):
     """--runner native on this machine: the harness pushes et_bench_runner + libraries and a .pte, runs the
     tool with per-input value ranges and the export's shape, and parses its executor_runner output."""
-    from android_bench.native import build
+    from android_bench.runners.native import build
 
     tools = tmp_path / "tools"
     try:
@@ -318,7 +318,7 @@ def test_missing_native_tool_names_the_file_and_where_to_get_it(tmp_path, artifa
 
 
 def test_int8_and_its_missing_fp32_come_from_one_conversion(tmp_path):
-    from android_bench.artifacts import artifact_folder, conversion_order, ensure_artifact
+    from android_bench.harness.artifacts import artifact_folder, conversion_order, ensure_artifact
 
     assert conversion_order(["fp32", "int8"]) == ["int8", "fp32"]
     int8 = ensure_artifact(tmp_path, "bert-tiny", "onnx", "int8", weights="random", seq_len=16)
@@ -331,7 +331,7 @@ def test_int8_and_its_missing_fp32_come_from_one_conversion(tmp_path):
 
 
 def test_interleaved_timing_alternates_turns_that_start_with_an_untimed_rewarm():
-    from android_bench.timing import time_interleaved
+    from android_bench.measurement.timing import time_interleaved
 
     calls = []
 
@@ -351,12 +351,12 @@ def test_interleaved_timing_alternates_turns_that_start_with_an_untimed_rewarm()
 
 
 def test_isolated_timers_run_each_runtime_in_its_own_process(artifacts):
-    """android_bench.isolated on two real tiny ONNX artifacts: turns, cold start and each worker's own peak RSS."""
+    """android_bench.measurement.isolated on two real tiny ONNX artifacts: turns, cold start and each worker's own peak RSS."""
     from functools import partial
 
-    from android_bench import timing
-    from android_bench.artifacts import artifact_folder
-    from android_bench.isolated import Isolated
+    from android_bench.measurement import timing
+    from android_bench.harness.artifacts import artifact_folder
+    from android_bench.measurement.isolated import Isolated
     from export.runtimes import load_artifact
     import models
 
@@ -384,7 +384,7 @@ def test_isolated_timers_run_each_runtime_in_its_own_process(artifacts):
 def test_isolated_timer_that_cannot_open_names_its_path(tmp_path):
     from functools import partial
 
-    from android_bench.isolated import Isolated
+    from android_bench.measurement.isolated import Isolated
     from export.runtimes import load_artifact
 
     with pytest.raises(RuntimeError, match=r"^squeezebert onnx-fp32: .*missing"):

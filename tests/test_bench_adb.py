@@ -1,4 +1,4 @@
-"""android_bench over the REAL adb server against the loopback device (tests/adb_loopback), faults included.
+"""android_bench over the REAL adb server against the loopback device (android_bench/devices/loopback), faults included.
 
 Every test runs once with Debian's adb and once with the adb inside the adbutils wheel (the `adb_binary`
 fixture). The device runs commands on this machine under bubblewrap, /data/local/tmp mapped to a folder.
@@ -23,7 +23,7 @@ TINY = ["--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny", "--
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     folder = tmp_path_factory.mktemp("adb-artifacts")
-    from android_bench.artifacts import ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifact
 
     for model in ("squeezebert-tiny", "bert-tiny"):
         for fmt in ("onnx", "executorch"):
@@ -125,7 +125,7 @@ def test_unknown_serial_lists_the_attached(adb_server, loopback_device, tmp_path
 def test_native_executorch_runner_on_the_device(adb_server, loopback_device, tmp_path, artifacts):
     """The native-binary path for real: et_bench_runner and its libraries pushed over adb with a .pte, run in
     /data/local/tmp on the device, its executor_runner output pulled back and parsed."""
-    from android_bench.native import build
+    from android_bench.runners.native import build
 
     tools = tmp_path / "tools"
     try:

@@ -147,7 +147,7 @@ def test_a_damaged_artifact_is_refused_by_every_reader(onnx_artifacts, tmp_path,
 def test_the_benchmark_exports_a_damaged_artifact_again(onnx_artifacts, tmp_path, caplog):
     import shutil
 
-    from android_bench.artifacts import artifact_folder, ensure_artifact
+    from android_bench.harness.artifacts import artifact_folder, ensure_artifact
 
     folder = artifact_folder(tmp_path, "bert-tiny", "onnx", "fp32", 16)
     shutil.copytree(onnx_artifacts[0][0], folder)
@@ -178,7 +178,7 @@ def test_out_holding_other_files_is_refused_before_any_work(tmp_path):
 
 
 def test_a_torn_results_line_loses_no_record(tmp_path):
-    from android_bench.results import ResultLog
+    from android_bench.measurement.results import ResultLog
 
     log = ResultLog(tmp_path / "results.jsonl")
     log.append({"n": 1})
@@ -191,7 +191,7 @@ def test_a_torn_results_line_loses_no_record(tmp_path):
 
 
 def test_every_setting_that_changes_a_measurement_is_in_its_key():
-    from android_bench.results import job_key
+    from android_bench.measurement.results import job_key
 
     base = {"device": "d", "model": "m", "format": "onnx", "precision": "fp32", "threads": 1, "round": 0,
             "seq_len": 128, "weights": "random", "artifact_sha256": "a" * 64, "settings": {"runs": 30, "warmup": 5}}
@@ -201,7 +201,7 @@ def test_every_setting_that_changes_a_measurement_is_in_its_key():
 
 
 def test_ctrl_c_stops_a_benchmark_within_seconds_and_keeps_a_summary(tmp_path):
-    from android_bench.artifacts import ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifact
 
     artifacts = tmp_path / "artifacts"
     for model in ("squeezebert-tiny", "bert-tiny"):

@@ -84,8 +84,8 @@ def test_a_manifest_naming_a_file_outside_its_folder_is_refused_before_it_is_rea
 
 
 def test_no_reader_hashes_copies_or_pushes_an_outside_file(onnx_seeds, tmp_path):
-    from android_bench.devices import LocalDevice
-    from android_bench.protocol import _push_artifact
+    from android_bench.devices.local import LocalDevice
+    from android_bench.harness.protocol import _push_artifact
 
     folder = tmp_path / "onnx"
     shutil.copytree(onnx_seeds[0], folder)

@@ -41,7 +41,7 @@ def hostile(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory, hostile):
-    from android_bench.artifacts import ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifact
 
     folder = tmp_path_factory.mktemp("fault-artifacts")
     for model in (str(hostile[0]), "squeezebert-tiny", "bert-tiny"):
@@ -72,7 +72,7 @@ def adb_args(adb_server, device) -> list[str]:
 # --- 1. no shell runs a name ---------------------------------------------------------------------------------------
 
 def test_remote_names_are_safe_and_distinct(hostile):
-    from android_bench.protocol import remote_name
+    from android_bench.harness.protocol import remote_name
 
     assert remote_name("bert-tiny") == "bert-tiny"  # a registered name stays readable on the device
     names = [str(hostile[0]), "org/model", "org_model", "/a/b c", "/x/b c", "../..", "-rf", "a" * 300]
@@ -133,9 +133,9 @@ def test_two_runs_on_one_out_exactly_one_proceeds(tmp_path, artifacts):
 
 
 @pytest.mark.parametrize("command, args", [
-    ("android_bench.efficiency", ["--models", "bert-tiny"]),
-    ("android_bench.int8", ["--models", "bert-tiny"]),
-    ("android_bench.op_profile", ["--models", "bert-tiny"]),
+    ("android_bench.studies.efficiency", ["--models", "bert-tiny"]),
+    ("android_bench.studies.precision", ["--models", "bert-tiny"]),
+    ("android_bench.studies.op_profile", ["--models", "bert-tiny"]),
 ])
 def test_desktop_benchmarks_refuse_a_busy_out(tmp_path, command, args):
     """This process holds the lock, as a running benchmark would: the command refuses before any work."""
@@ -215,7 +215,8 @@ def test_lost_device_is_one_short_line_and_resumes_under_a_new_serial(adb_server
 
 def test_two_devices_sharing_a_serial_number_keep_their_adb_serials(adb_server, make_loopback_device):
     """Emulators of one release report one ro.serialno: their results must not be mixed."""
-    from android_bench.devices import AdbDevice, identify
+    from android_bench.devices import identify
+    from android_bench.devices.adb import AdbDevice
 
     made = [make_loopback_device(props={"ro.serialno": "EMULATOR34X1X0X0"}) for _ in range(2)]
     made.append(make_loopback_device(props={"ro.serialno": "8ABX0Y1Z"}))
@@ -228,7 +229,7 @@ def test_two_devices_sharing_a_serial_number_keep_their_adb_serials(adb_server, 
 
 def test_an_artifact_of_a_model_folder_is_reused_not_exported_again(artifacts, hostile):
     """The manifest records a folder model by its absolute path (`ref`): a later run finds it and reuses it."""
-    from android_bench.artifacts import artifact_folder, ensure_artifact
+    from android_bench.harness.artifacts import artifact_folder, ensure_artifact
 
     made = artifact_folder(artifacts, str(hostile[0]), "onnx", "fp32", int(SEQ))
     before = (made / "manifest.json").stat().st_ino

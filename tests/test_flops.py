@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import models
-from android_bench.flops import analytic_macs, count_flops, count_module_flops, main, parser, roofline
+from android_bench.measurement.flops import analytic_macs, count_flops, count_module_flops
+from android_bench.measurement.machine import roofline
+from android_bench.studies.flops import main, parser
 from export import run_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,7 +74,7 @@ def test_roofline_on_this_machine():
 
 def test_cli_writes_json(cli, tmp_path):
     out = tmp_path / "flops.json"
-    proc = cli("android_bench.flops", "--models", "squeezebert-tiny,bert-tiny", "--seq-len", "32",
+    proc = cli("android_bench.studies.flops", "--models", "squeezebert-tiny,bert-tiny", "--seq-len", "32",
                "--latency-ms", "bert-tiny=2.5", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
@@ -103,16 +105,16 @@ def test_bad_input_is_one_line(argv, expect, capsys):
 
 
 def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
-    """android_bench.efficiency end to end on tiny configs (numbers are meaningless at this size), at two lengths:
+    """android_bench.studies.efficiency end to end on tiny configs (numbers are meaningless at this size), at two lengths:
     one artifact per path made at the longest, timed at both in one round robin."""
-    done = subprocess.run([sys.executable, "-m", "android_bench.efficiency", "--models", "squeezebert-tiny,bert-tiny",
+    done = subprocess.run([sys.executable, "-m", "android_bench.studies.efficiency", "--models", "squeezebert-tiny,bert-tiny",
                            "--seq-len", "16,48", "--formats", "onnx", "--precisions", "fp32", "--threads", "1",
                            "--runs", "3", "--out", str(tmp_path / "eff")], capture_output=True, text=True,
                           timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "eff" / "efficiency.json").read_text())
     assert [p.name for p in (tmp_path / "eff" / "artifacts" / "bert-tiny").iterdir()] == ["onnx-fp32-seq48"]
-    # the CPU in the JSON and the table header; the run in the history beside --out (android_bench.machine)
+    # the CPU in the JSON and the table header; the run in the history beside --out (android_bench.measurement.machine)
     assert report["machine"]["kind"] and report["machine"]["cpu"] in done.stdout
     history = json.loads(Path(report["history"]["this_run"]).read_text())
     assert Path(report["history"]["this_run"]).parent == tmp_path / "history"

@@ -1,4 +1,4 @@
-"""android_bench/native: et_bench_runner built with g++ against the executorch wheel runs an XNNPACK .pte
+"""android_bench/runners/native: et_bench_runner built with g++ against the executorch wheel runs an XNNPACK .pte
 from a copied folder ($ORIGIN), prints executor_runner's format, and fails in one line on bad files."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from android_bench.native import build
-from android_bench.parsers import parse_executor_runner
+from android_bench.runners.native import build
+from android_bench.runners.parsers import parse_executor_runner
 from android_bench.runners import Settings, input_value_ranges
 
 SEQ_LEN = 64

@@ -1,4 +1,4 @@
-"""android_bench.op_profile end to end on a tiny config: the runtimes' own per-op profilers at 1 and 2 threads
+"""android_bench.studies.op_profile end to end on a tiny config: the runtimes' own per-op profilers at 1 and 2 threads
 (numbers are meaningless at this size; what is checked is that they are real, complete and consistent)."""
 import json
 
@@ -6,7 +6,7 @@ import pytest
 
 
 def test_op_profile_of_onnx_and_executorch(cli, tmp_path):
-    proc = cli("android_bench.op_profile", "--models", "squeezebert-tiny", "--formats", "onnx,executorch",
+    proc = cli("android_bench.studies.op_profile", "--models", "squeezebert-tiny", "--formats", "onnx,executorch",
                "--precisions", "fp32", "--threads", "1,2", "--seq-len", "16", "--runs", "3", "--warmup", "1",
                "--out", str(tmp_path / "prof"))
     assert proc.returncode == 0, proc.stderr
@@ -30,7 +30,7 @@ def test_op_profile_of_onnx_and_executorch(cli, tmp_path):
 
 
 def test_op_profile_refuses_tflite_in_one_line(cli, tmp_path):
-    proc = cli("android_bench.op_profile", "--models", "squeezebert-tiny", "--formats", "tflite",
+    proc = cli("android_bench.studies.op_profile", "--models", "squeezebert-tiny", "--formats", "tflite",
                "--out", str(tmp_path))
     err = proc.stderr.strip()
     assert proc.returncode != 0 and len(err.splitlines()) == 1 and "Traceback" not in err

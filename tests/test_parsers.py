@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from android_bench.parsers import (ParseError, parse_executor_runner, parse_onnxruntime_perf_test,
-                                   parse_speed_benchmark_torch, parse_tflite_benchmark_model)
+from android_bench.runners.parsers import ParseError, parse_executor_runner, parse_onnxruntime_perf_test, parse_speed_benchmark_torch, parse_tflite_benchmark_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tools"
 

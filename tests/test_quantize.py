@@ -146,7 +146,7 @@ def denormals_flushed() -> bool:
 
 def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
     """The benchmark script runs end to end (tiny model, few runs); the numbers themselves are not asserted."""
-    from android_bench.int8 import main
+    from android_bench.studies.precision import main
 
     assert main(["--models", "bert-tiny", "--formats", "onnx", "--runs", "3", "--warmup", "1",
                  "--out", str(tmp_path)]) == 0
@@ -160,8 +160,8 @@ def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
 
 
 def test_onnx_sessions_keep_a_denormal_flush(int8):
-    """android_bench.timing.denormals("flush") survives opening an ORT session (ORT resets the flag unless told)."""
-    from android_bench.timing import denormals
+    """android_bench.measurement.timing.denormals("flush") survives opening an ORT session (ORT resets the flag unless told)."""
+    from android_bench.measurement.timing import denormals
 
     _, fp32, _ = int8("onnx")
     with denormals("flush"):

@@ -10,7 +10,7 @@ import time
 def parser() -> argparse.ArgumentParser:
     from export import ArgumentParser
 
-    from .count import add_arguments
+    from android_bench.arm64.count import add_arguments
 
     p = ArgumentParser(prog="python -m android_bench.arm64", description=__doc__.split(":", 1)[1].strip())
     commands = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
@@ -27,8 +27,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def setup(force: bool = False, log=print) -> None:
-    from ..native import cross
-    from . import host, rootfs
+    from android_bench.runners.native import cross
+    from android_bench.devices.arm64 import host
+    from android_bench.devices.arm64 import rootfs
 
     started = time.monotonic()
     last = [started]
@@ -58,7 +59,7 @@ def setup(force: bool = False, log=print) -> None:
 
 
 def status() -> int:
-    from . import rootfs
+    from android_bench.devices.arm64 import rootfs
 
     problem = rootfs.built()
     if problem:
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
         if args.command == "setup":
             setup(force=args.force)
         elif args.command == "count":
-            from .count import run
+            from android_bench.arm64.count import run
 
             run(args)
         else:

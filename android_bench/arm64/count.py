@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..results import CLAIM
-from .counter import FORMATS, label
+from android_bench.measurement.results import CLAIM
+from android_bench.arm64.counter import FORMATS, label
 
 log = logging.getLogger("android_bench")
 PRECISIONS = ("fp32", "int8")
 
 
 def add_arguments(p) -> None:
-    from ..flags import model_names, names, seq_lens
-    from .profiles import DEFAULT_PROFILE, PROFILES
+    from android_bench.harness.flags import model_names, names, seq_lens
+    from android_bench.devices.arm64.profiles import DEFAULT_PROFILE, PROFILES
 
     p.add_argument("--models", type=model_names, default=["squeezebert-mnli-headless", "bert-base-uncased"],
                    help="comma-separated models")
@@ -39,8 +39,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> dict:
     import export
-    from ..flags import check_seq_lens, one_writer
-    from . import counter, rootfs
+    from android_bench.harness.flags import check_seq_lens, one_writer
+    from android_bench.arm64 import counter
+    from android_bench.devices.arm64 import rootfs
 
     check_seq_lens(args.models, args.seq_len)
     problem = rootfs.built()
@@ -55,8 +56,9 @@ def run(args) -> dict:
 
 def _count_all(args) -> dict:
     from export import write_json_atomic
-    from ..machine import describe, save_run
-    from .profiles import get_profile
+    from android_bench.measurement.history import save_run
+    from android_bench.measurement.machine import describe
+    from android_bench.devices.arm64.profiles import get_profile
 
     inputs, tools = _inputs(args), _tools() if "executorch" in args.formats else None
     report = {"label": "ARM64 instructions (emulated), not time", "machine": describe(), "rows": []}
@@ -79,8 +81,8 @@ def _count_all(args) -> dict:
 
 def _count_one(args, model, fmt, precision, seq_len, profile, inputs: Path, tools) -> dict:
     from export.runtimes import read_verified
-    from ..artifacts import ensure_artifact
-    from . import counter
+    from android_bench.harness.artifacts import ensure_artifact
+    from android_bench.arm64 import counter
 
     artifact = ensure_artifact(args.out / "artifacts", model, fmt, precision, weights=args.weights,
                                seq_len=max(args.seq_len))
@@ -92,11 +94,11 @@ def _count_one(args, model, fmt, precision, seq_len, profile, inputs: Path, tool
 
 
 def _inputs(args) -> dict:
-    """{model: {length: .npz}} of the benchmark inputs (real tokens, android_bench.timing) under OUT/inputs."""
+    """{model: {length: .npz}} of the benchmark inputs (real tokens, android_bench.measurement.timing) under OUT/inputs."""
     import numpy as np
 
     import models
-    from .. import timing
+    from android_bench.measurement import timing
 
     made = {}
     for model in args.models:
@@ -111,9 +113,9 @@ def _inputs(args) -> dict:
 
 
 def _tools() -> Path:
-    """et_bench_runner cross-built for arm64-v8a (android_bench.native.build), cached beside the root."""
-    from ..native import build
-    from . import rootfs
+    """et_bench_runner cross-built for arm64-v8a (android_bench.runners.native.build), cached beside the root."""
+    from android_bench.runners.native import build
+    from android_bench.devices.arm64 import rootfs
 
     tools = rootfs.home() / "tools"
     if not (tools / "arm64-v8a" / "et_bench_runner.bin").is_file():
@@ -122,7 +124,7 @@ def _tools() -> Path:
 
 
 def _flops(args) -> dict:
-    from ..flops import flops_by_length
+    from android_bench.measurement.flops import flops_by_length
 
     return {m: {n: c["flops"] for n, c in flops_by_length(m, args.seq_len).items()} for m in args.models}
 
@@ -155,7 +157,7 @@ def _print(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..machine import header
+    from android_bench.measurement.machine import header
 
     table = Table(title=f"{report['label']}; counted on {header(report['machine'])}")
     for column in ("profile", "format", "precision", "seq", "model", "instructions/inference", "runner"):

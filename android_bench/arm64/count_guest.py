@@ -18,7 +18,7 @@ DONE_MARKER = "COUNT-GUEST-DONE"
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--artifact", required=True, help="artifact folder (model file + manifest.json)")
-    p.add_argument("--inputs", required=True, help=".npz of the inputs to feed (android_bench.timing)")
+    p.add_argument("--inputs", required=True, help=".npz of the inputs to feed (android_bench.measurement.timing)")
     p.add_argument("--runs", type=int, required=True, help="inferences after loading")
     args = p.parse_args(argv)
     import numpy as np

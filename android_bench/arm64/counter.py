@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import host, rootfs
-from .profiles import CpuProfile
-from .sandbox import cpu_sysfs, guest_argv
+from android_bench.devices.arm64 import host
+from android_bench.devices.arm64 import rootfs
+from android_bench.devices.arm64.profiles import CpuProfile
+from android_bench.devices.arm64.sandbox import cpu_sysfs, guest_argv
 
 PLUGIN_SOURCE = Path(__file__).with_name("insn_count.c")
 QEMU = Path("/usr/bin/qemu-aarch64")  # Debian's qemu-user: dynamic, loads plugins
@@ -81,9 +82,9 @@ def python_guest(artifact: Path, inputs: Path, runs: int) -> Guest:
 def executorch_guest(artifact: Path, manifest: dict, seq_len: int, tools: Path, runs: int) -> Guest:
     """The native runner's own command line (runners.executorch), its binary started through the glibc loader it
     ships with: its sh wrapper would start the binfmt qemu, which counts nothing."""
-    from ..native.cross import target
-    from ..runners import Pushed, Settings
-    from ..runners.executorch import ExecutorchRunner
+    from android_bench.runners.native.cross import target
+    from android_bench.runners import Pushed, Settings
+    from android_bench.runners.executorch import ExecutorchRunner
 
     pushed = Pushed(model=f"/art/{manifest['file']['name']}", folder="/art", manifest=manifest)
     argv = ExecutorchRunner().command("/", pushed, Settings(threads=1, warmup=0, runs=runs, seq_len=seq_len))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from ..devices import DeviceError
-from ..parsers import Timing
+from android_bench.devices import DeviceError
+from android_bench.runners.parsers import Timing
 
 EXIT_MARKER = "BENCH-EXIT="
 HWM_MARKER = "BENCH-VMHWM="
@@ -29,7 +29,7 @@ class Settings:
     threads: int
     warmup: int = 5
     runs: int = 30
-    denormals: str = "flush"  # the Python runner's denormal policy (android_bench.timing.denormals)
+    denormals: str = "flush"  # the Python runner's denormal policy (android_bench.measurement.timing.denormals)
     id_range: tuple[int, int] = (1000, 2000)  # native tools: generated token ids inside every uncased vocabulary
     taskset: str | None = None  # hex CPU mask for big-core pinning
     timeout: float = 1800
@@ -126,11 +126,11 @@ def input_value_ranges(manifest: dict, settings: Settings) -> dict[str, tuple[in
 def runner_for(fmt: str, *, kind: str, tools: Path | None, python: str, prefer: str = "auto") -> Runner:
     """The runner for an artifact format: `prefer` python or native, or auto (native on adb devices, Python on
     this machine)."""
-    from .executorch import ExecutorchRunner
-    from .onnxruntime import OrtPerfTestRunner
-    from .python import PythonRunner
-    from .tflite import TfliteBenchmarkModelRunner
-    from .torch_lite import SpeedBenchmarkTorchRunner
+    from android_bench.runners.executorch import ExecutorchRunner
+    from android_bench.runners.onnxruntime import OrtPerfTestRunner
+    from android_bench.runners.python import PythonRunner
+    from android_bench.runners.tflite import TfliteBenchmarkModelRunner
+    from android_bench.runners.torch_lite import SpeedBenchmarkTorchRunner
 
     if prefer == "python" or (prefer == "auto" and kind == "local"):
         return PythonRunner(tools, python)

@@ -1,15 +1,15 @@
-"""ExecuTorch: our et_bench_runner (android_bench/native, executor_runner's output format) or upstream executor_runner."""
+"""ExecuTorch: our et_bench_runner (android_bench/runners/native, executor_runner's output format) or upstream executor_runner."""
 from __future__ import annotations
 
-from ..parsers import Timing, parse_executor_runner
-from . import Pushed, Runner, Settings, input_value_ranges
+from android_bench.runners.parsers import Timing, parse_executor_runner
+from android_bench.runners import Pushed, Runner, Settings, input_value_ranges
 
 
 class ExecutorchRunner(Runner):
     name = "executorch-runner"
     tool = "et_bench_runner"
     formats = ("executorch",)
-    where_to_get = ("python -m android_bench.native.build --out DIR builds it for this machine's ABI, and with "
+    where_to_get = ("python -m android_bench.runners.native.build --out DIR builds it for this machine's ABI, and with "
                     "--abi arm64-v8a a self-contained folder for an arm64 phone")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> list[str]:

@@ -1,8 +1,8 @@
 """`onnxruntime_perf_test`, ONNX Runtime's native benchmark binary."""
 from __future__ import annotations
 
-from ..parsers import Timing, parse_onnxruntime_perf_test
-from . import Pushed, Runner, Settings
+from android_bench.runners.parsers import Timing, parse_onnxruntime_perf_test
+from android_bench.runners import Pushed, Runner, Settings
 
 
 class OrtPerfTestRunner(Runner):

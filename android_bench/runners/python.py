@@ -1,4 +1,4 @@
-"""The Python runner, for devices with Python (this machine, Linux boards): android_bench/pyrunner.py there."""
+"""The Python runner, for devices with Python (this machine, Linux boards): android_bench/runners/pyrunner.py there."""
 from __future__ import annotations
 
 import json
@@ -7,14 +7,14 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from ..parsers import ParseError, Timing
-from ..pyrunner import DONE_MARKER
-from . import Pushed, Runner, Settings
+from android_bench.runners.parsers import ParseError, Timing
+from android_bench.runners.pyrunner import DONE_MARKER
+from android_bench.runners import Pushed, Runner, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # What pyrunner.py imports, pushed beside it: importing models/ and export/ loads neither torch nor TensorFlow,
 # so the device needs only Python, numpy and the runtime libraries.
-SOURCES = ["android_bench/__init__.py", "android_bench/timing.py",
+SOURCES = ["android_bench/__init__.py", "android_bench/measurement/__init__.py", "android_bench/measurement/timing.py",
            *sorted(str(p.relative_to(ROOT)) for pkg in ("models", "export") for p in (ROOT / pkg).rglob("*.py"))]
 
 
@@ -24,7 +24,7 @@ class PythonRunner(Runner):
     formats = ("torchscript", "onnx", "tflite", "executorch")
 
     def prepare(self, device, remote_dir: str, abi: str) -> None:
-        device.push(ROOT / "android_bench" / "pyrunner.py", f"{remote_dir}/py/pyrunner.py")
+        device.push(ROOT / "android_bench" / "runners" / "pyrunner.py", f"{remote_dir}/py/pyrunner.py")
         for rel in SOURCES:
             device.push(ROOT / rel, f"{remote_dir}/py/{rel}")
 

@@ -1,8 +1,8 @@
 """TFLite `benchmark_model` (LiteRT's native benchmark binary)."""
 from __future__ import annotations
 
-from ..parsers import Timing, parse_tflite_benchmark_model
-from . import Pushed, Runner, Settings, input_value_ranges
+from android_bench.runners.parsers import Timing, parse_tflite_benchmark_model
+from android_bench.runners import Pushed, Runner, Settings, input_value_ranges
 
 
 class TfliteBenchmarkModelRunner(Runner):

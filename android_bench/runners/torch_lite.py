@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from models.errors import UserError
 
-from ..parsers import Timing, parse_speed_benchmark_torch
-from . import Pushed, Runner, Settings
+from android_bench.runners.parsers import Timing, parse_speed_benchmark_torch
+from android_bench.runners import Pushed, Runner, Settings
 
 
 class SpeedBenchmarkTorchRunner(Runner):

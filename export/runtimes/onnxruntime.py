@@ -17,7 +17,7 @@ class OnnxRuntime:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-        if _flushing_denormals():  # e.g. inside android_bench.timing.denormals("flush")
+        if _flushing_denormals():  # e.g. inside android_bench.measurement.timing.denormals("flush")
             opts.add_session_config_entry("session.set_denormal_as_zero", "1")
         try:
             self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -16,7 +16,7 @@ Choices, each forced by something measured:
 - a resizable sequence, not several fixed-length signatures: one subgraph, so MediaPipe (which loads one) takes
   it, and onnx2tf keeps a dynamic dim as it is. Measured on squeezebert-mnli-headless, random weights, --seq-len
   128, against the file fixed at [1, 128] this exporter made before: fp32 202.97 MB vs 202.96, int8 51.94 vs 52.23;
-  max abs diff vs eager 3.1e-6 at every validated length. Latency (android_bench.efficiency, 1 thread, median of
+  max abs diff vs eager 3.1e-6 at every validated length. Latency (android_bench.studies.efficiency, 1 thread, median of
   20, 2-core AMD EPYC with AVX-512 VNNI, 2026-12-03): fp32 15.9 ms at 32 tokens vs 50.0 at 128 (0.32x), int8 5.8
   vs 21.4 ms (0.27x), from the one file (a prototype measured a file fixed at 32 tokens within 5% of it).
 - onnx2tf, not litert-torch: litert-torch 0.10's `convert(..., dynamic_shapes=...)` fails on the Hugging Face

@@ -1,9 +1,9 @@
 """Serve a loopback device to the adb server, for using the harness by hand.
 
-    python -m tests.adb_loopback --arm64 a76                   # until Ctrl-C; prints the serial
-    python -m tests.adb_loopback --arm64 a76 --bare -- python -m android_bench --device {serial} ...
+    python -m android_bench.devices.loopback --arm64 a76                   # until Ctrl-C; prints the serial
+    python -m android_bench.devices.loopback --arm64 a76 --bare -- python -m android_bench --device {serial} ...
 
-Starts the device (tests/adb_loopback: the x86 Pixel-3-like one, or with --arm64 PROFILE the arm64 one under
+Starts the device (android_bench/devices/loopback: the x86 Pixel-3-like one, or with --arm64 PROFILE the arm64 one under
 qemu-user), `adb connect`s it to the adb server of $ANDROID_ADB_SERVER_PORT (default 5037, started if needed),
 and then either serves until Ctrl-C or runs the command after `--` with {serial} replaced, and exits with its
 exit code. The device's /data/local/tmp is a temporary folder, removed at the end.
@@ -19,7 +19,7 @@ import time
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.adb_loopback", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m android_bench.devices.loopback", description=__doc__.split("\n\n")[0])
     p.add_argument("--arm64", metavar="PROFILE", default=None,
                    help="the arm64 device with this CPU profile (a76, i8mm); needs python -m android_bench.arm64 setup")
     p.add_argument("--bare", action="store_true", help="arm64: nothing but a static busybox on the device (no libc)")
@@ -28,11 +28,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
 
-    from .device import LoopbackDevice
+    from android_bench.devices.loopback.device import LoopbackDevice
 
     folder = tempfile.mkdtemp(prefix="loopback-data-local-tmp-")
     if args.arm64:
-        from .arm64 import Arm64LoopbackDevice, not_built
+        from android_bench.devices.loopback.arm64 import Arm64LoopbackDevice, not_built
 
         if (reason := not_built()) is not None:
             p.exit(2, f"{p.prog}: error: {reason}\n")

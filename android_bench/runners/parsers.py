@@ -142,7 +142,7 @@ def parse_tflite_benchmark_model(text: str) -> Timing:
     peak = _last(r"Overall peak memory footprint \(MB\) via periodic monitoring: " + NUMBER, text)
     if peak:  # the highest ru_maxrss the monitor saw (--report_peak_memory_footprint): absolute, not a delta
         extra["memory_peak_mb"] = float(peak)
-    # The cold-start keys every runner reports (android_bench.results.COLD_START): Init covers loading the model,
+    # The cold-start keys every runner reports (android_bench.measurement.results.COLD_START): Init covers loading the model,
     # building the interpreter and applying the delegates.
     if "init_ms" in extra:
         extra["load_ms"] = extra["init_ms"]
@@ -198,13 +198,13 @@ def parse_onnxruntime_perf_test(text: str) -> Timing:
     peak = _last(r"Peak working set size:\s*(\d+)", text)
     if peak:  # POSIX: ru_maxrss * 1024 (perftest/posix/utils.cc), i.e. the peak resident set
         extra.update(peak_memory_bytes=int(peak), peak_working_set_mb=int(peak) / 2**20, peak_rss_mb=int(peak) / 2**20)
-    if "session_creation_ms" in extra:  # the cold-start key every runner reports (android_bench.results.COLD_START)
+    if "session_creation_ms" in extra:  # the cold-start key every runner reports (android_bench.measurement.results.COLD_START)
         extra["load_ms"] = extra["session_creation_ms"]
     return Timing(mean_ms=float(mean), count=int(count) if count else None, extra=extra)
 
 
 def parse_executor_runner(text: str) -> Timing:
-    """ExecuTorch `executor_runner` (and android_bench/native/et_bench_runner.cpp, which prints the same)."""
+    """ExecuTorch `executor_runner` (and android_bench/runners/native/et_bench_runner.cpp, which prints the same)."""
     total = _last(r"Model executed successfully (\d+) time\(s\) in " + NUMBER + r" ms", text)
     if total is None:
         raise _fail("executor_runner", text)

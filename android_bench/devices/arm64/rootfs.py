@@ -13,10 +13,10 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from ..cache import cache_home
-from . import host
-from .profiles import DEFAULT_PROFILE, get_profile
-from .sandbox import cpu_sysfs, run_in_guest
+from android_bench.devices.cache import cache_home
+from android_bench.devices.arm64 import host
+from android_bench.devices.arm64.profiles import DEFAULT_PROFILE, get_profile
+from android_bench.devices.arm64.sandbox import cpu_sysfs, run_in_guest
 
 SUITE = "bookworm"
 # busybox-static: the static shell of the bare sandbox; python3: the Python runner's interpreter.

@@ -1,6 +1,6 @@
-"""Runtimes timed each in its own process, the parent driving android_bench.timing's turns.
+"""Runtimes timed each in its own process, the parent driving android_bench.measurement.timing's turns.
 
-`android_bench.efficiency` times a dozen paths against each other. A phone app holds one model, and
+`android_bench.studies.efficiency` times a dozen paths against each other. A phone app holds one model, and
 `android_bench --device local` runs each artifact in a process of its own, so each path here gets one too: it
 opens the runtime once (timed: load and first inference), then waits on a pipe while the others take their
 turns, and reports its own peak resident memory (VmHWM) at the end. Measured 2026-12-03 (seq 128, 2-core EPYC,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-from . import timing
+from android_bench.measurement import timing
 
 
 def _serve(conn, open_runtime, feeds: dict, denormals: str) -> None:
@@ -37,12 +37,12 @@ def _serve(conn, open_runtime, feeds: dict, denormals: str) -> None:
 
 
 class Isolated:
-    """A timer (android_bench.timing.time_turns) whose runtime lives in a process of its own.
+    """A timer (android_bench.measurement.timing.time_turns) whose runtime lives in a process of its own.
 
     `open_runtime` is a picklable callable (a module-level function or a functools.partial of one) that returns
     the runtime; it runs in the worker, which is started with "spawn" so it inherits no thread pools. `feed` is one
     feed or {length: feed}: one worker, one loaded model, every length (`at(length)` is the timer of one length,
-    android_bench.timing.AtLength); the cold start is timed at the longest."""
+    android_bench.measurement.timing.AtLength); the cold start is timed at the longest."""
 
     def __init__(self, label: str, open_runtime, feed: dict, *, denormals: str = "flush"):
         self.label = label

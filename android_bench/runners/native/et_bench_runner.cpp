@@ -8,7 +8,7 @@
  * Loads the program, method `forward`, fills every input from its declared shape and dtype (integers:
  * values drawn from the inclusive range with a fixed seed; floats: 0.5), runs the warm-up executions and
  * then the timed ones, and prints in the format of upstream ExecuTorch's executor_runner so that
- * android_bench.parsers.parse_executor_runner reads both:
+ * android_bench.runners.parsers.parse_executor_runner reads both:
  *
  *   Model loaded in X ms.
  *   Warm-up i of W: X ms              (the first is the first inference after loading)
@@ -26,7 +26,7 @@
  * declared one or --input-shapes'. --output-dir writes each output of the last timed run as DIR/output_<i>.npy,
  * so the outputs of an ARM build can be compared with those of the desktop runtimes.
  *
- * Built by android_bench/native/build.py against the executorch wheel's headers and shared libraries;
+ * Built by android_bench/runners/native/build.py against the executorch wheel's headers and shared libraries;
  * the XNNPACK delegate, the CPU kernels and the quantized kernels register themselves from static
  * initialisers when their libraries are loaded. Errors: one line on stderr, non-zero exit.
  */

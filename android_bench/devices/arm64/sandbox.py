@@ -10,7 +10,7 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from .profiles import CpuProfile, check_safe, fake_cpu_sysfs
+from android_bench.devices.arm64.profiles import CpuProfile, check_safe, fake_cpu_sysfs
 
 # What the guest needs that is not a directory of the root: a fresh /dev, /proc, /tmp, the fake CPU tree.
 NOT_FROM_ROOT = {"dev", "proc", "sys", "tmp", "data", "system", "debootstrap"}

@@ -1,7 +1,7 @@
 """Build et_bench_runner with g++ against the executorch wheel: for this machine, or cross-compiled for arm64.
 
-    python -m android_bench.native.build --out DIR                    # this machine, the installed wheel
-    python -m android_bench.native.build --abi arm64-v8a --out DIR    # Debian's aarch64 g++, the aarch64 wheel
+    python -m android_bench.runners.native.build --out DIR                    # this machine, the installed wheel
+    python -m android_bench.runners.native.build --abi arm64-v8a --out DIR    # Debian's aarch64 g++, the aarch64 wheel
 
 writes DIR/<abi>/et_bench_runner and, beside it, the wheel's shared libraries it needs (runtime, CPU and
 quantized kernels, XNNPACK delegate, thread pool). The binary's RUNPATH is `$ORIGIN` and the libraries
@@ -9,7 +9,7 @@ carry the same, so the folder works wherever it is copied or pushed as a whole (
 android_bench.runners.executorch does). <abi> is the Android name of the ABI (x86_64, arm64-v8a, ...), the
 layout `--tools DIR` expects.
 
-A cross build (android_bench.native.cross) links against the target's executorch wheel, fetched with pip
+A cross build (android_bench.runners.native.cross) links against the target's executorch wheel, fetched with pip
 (no torch), and is self-contained: the folder also carries glibc's loader, libc, libm, libstdc++ and libgcc_s,
 and `et_bench_runner` is a sh wrapper that starts `et_bench_runner.bin` through that loader. It runs on any
 aarch64 Linux kernel with a shell, an Android phone's included (bionic, no glibc).
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from . import cross
+from android_bench.runners.native import cross
 
 SOURCE = Path(__file__).with_name("et_bench_runner.cpp")
 BINARY = "et_bench_runner"
@@ -162,7 +162,7 @@ def build_runner(out_dir: str | os.PathLike, *, abi: str | None = None, force: b
 def parser() -> argparse.ArgumentParser:
     from export import ArgumentParser
 
-    p = ArgumentParser(prog="python -m android_bench.native.build", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m android_bench.runners.native.build", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder: the binary goes to OUT/<abi>/et_bench_runner")
     p.add_argument("--abi", choices=sorted({android_abi(), *cross.TARGETS}), default=None,
                    help="Android ABI to build for (default: this machine's); another one is cross-compiled, "

@@ -1,9 +1,9 @@
-"""`python -m android_bench.op_profile`: where the time goes, per op type, at each thread count (a benchmark).
+"""`python -m android_bench.studies.op_profile`: where the time goes, per op type, at each thread count (a benchmark).
 
-    python -m android_bench.op_profile --threads 1,2 --formats onnx,executorch --precisions fp32,int8 --runs 20
+    python -m android_bench.studies.op_profile --threads 1,2 --formats onnx,executorch --precisions fp32,int8 --runs 20
 
-For each model, format and precision (the artifacts android_bench.efficiency times, made at --seq-len, fed that
-many real tokens: android_bench.timing.benchmark_inputs) and each thread count, the runtime's own profiler over
+For each model, format and precision (the artifacts android_bench.studies.efficiency times, made at --seq-len, fed that
+many real tokens: android_bench.measurement.timing.benchmark_inputs) and each thread count, the runtime's own profiler over
 --runs runs after --warmup: ONNX Runtime's (SessionOptions.enable_profiling: one event per node) and ExecuTorch's
 ETDump (per op, inside the XNNPACK delegate too; the OPERATOR_CALL and DELEGATE_CALL wrappers are not counted
 again). Per op type: the median per-run time and count, and its gain from the fewest threads to each other count;
@@ -28,7 +28,8 @@ import numpy as np
 from export import ArgumentParser, run_main
 from models.errors import UserError
 
-from . import flags, timing
+from android_bench.harness import flags
+from android_bench.measurement import timing
 
 log = logging.getLogger("android_bench")
 PROFILED = ("onnx", "executorch")
@@ -124,8 +125,9 @@ def run(args) -> dict:
     from export import write_json_atomic
     from export.runtimes import read_verified
 
-    from .artifacts import conversion_order, ensure_artifact
-    from .machine import describe, save_run
+    from android_bench.harness.artifacts import conversion_order, ensure_artifact
+    from android_bench.measurement.history import save_run
+    from android_bench.measurement.machine import describe
 
     refused = [f for f in args.formats if f not in PROFILED]
     if refused:
@@ -185,7 +187,7 @@ def _print(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .machine import header
+    from android_bench.measurement.machine import header
 
     console = Console(width=None if sys.stdout.isatty() else 150)
     threads = [str(t) for t in sorted(report["threads"])]
@@ -206,7 +208,7 @@ def _print(report: dict) -> None:
 def parser() -> argparse.ArgumentParser:
     from export import available_formats
 
-    p = ArgumentParser(prog="python -m android_bench.op_profile", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m android_bench.studies.op_profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased")
     p.add_argument("--formats", type=flags.names(available_formats(), what="format"), default="onnx,executorch",
                    help=f"comma-separated, profiled: {', '.join(PROFILED)}")

@@ -9,7 +9,7 @@
 
 Every test using them runs once per adb binary: Debian's adb (29) and the one in the adbutils wheel (36) differ.
 
-The arm64 variants (tests/adb_loopback/arm64.py) use Debian's adb only, through their own server:
+The arm64 variants (android_bench/devices/loopback/arm64.py) use Debian's adb only, through their own server:
 
     arm64_ready           session: skips (fails in CI) with how to build it when the arm64 device is not built
     arm64_adb_server      session: AdbServer of Debian's adb
@@ -29,8 +29,8 @@ from pathlib import Path
 import adbutils
 import pytest
 
-from . import arm64
-from .device import LoopbackDevice
+from android_bench.devices.loopback import arm64
+from android_bench.devices.loopback.device import LoopbackDevice
 
 ADB_BINARIES = {
     "debian": Path("/usr/bin/adb"),

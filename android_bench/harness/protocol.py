@@ -21,10 +21,10 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from .devices import DeviceError
-from .results import ResultLog, job_key
-from .parsers import ParseError
-from .runners import Pushed, RunnerError, Settings, runner_for
+from android_bench.devices import DeviceError
+from android_bench.measurement.results import ResultLog, job_key
+from android_bench.runners.parsers import ParseError
+from android_bench.runners import Pushed, RunnerError, Settings, runner_for
 
 log = logging.getLogger("android_bench")
 
@@ -93,7 +93,7 @@ class RunConfig:
     device_python: str = "python3"
     inputs: dict[str, dict[int, Path]] | None = None  # model -> {length: .npz of timing.benchmark_inputs}
     weights: str = "random"  # where the artifacts' weights came from (part of every result's identity)
-    length_weights: dict[int, float] | None = None  # android_bench.lengths.distribution, for the summary
+    length_weights: dict[int, float] | None = None  # android_bench.measurement.lengths.distribution, for the summary
 
 
 def new_run_id() -> str:

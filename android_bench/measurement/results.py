@@ -140,7 +140,7 @@ def summarize(records: list[dict], *, baseline: str, flops: dict | None = None,
               length_weights: dict[int, float] | None = None) -> dict:
     """Per-model statistics (latency, FLOPs and GFLOP/s, cold start, memory) and baseline/model ratios per device,
     format, precision, threads and sequence length; with `flops` ({model: {length: FLOPs of one forward pass}}) the
-    FLOP ratio beside each verdict. With `length_weights` ({length: weight}, android_bench.lengths) and two or more
+    FLOP ratio beside each verdict. With `length_weights` ({length: weight}, android_bench.measurement.lengths) and two or more
     measured lengths, the latency expected under that distribution per device, format, precision, threads and
     model (`at_length_distribution`). Rows and verdicts of an emulated device carry `emulated` and say so."""
     ok = [r for r in records if "error" not in r]
@@ -198,7 +198,7 @@ def with_instruction_ratios(summary: dict, counts: dict) -> dict:
 
 
 def _at_length_distribution(latency: list[dict], weights: dict[int, float]) -> dict:
-    from .lengths import expected_latency, summary
+    from android_bench.measurement.lengths import expected_latency, summary
 
     series: dict[tuple, dict[int, float]] = {}
     for r in latency:

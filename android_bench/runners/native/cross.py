@@ -20,7 +20,7 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from ..cache import cache_home
+from android_bench.devices.cache import cache_home
 
 
 @dataclass(frozen=True)

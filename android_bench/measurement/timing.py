@@ -1,5 +1,5 @@
 """The one timing protocol of every Python-side benchmark: the Python runner on a device (pyrunner.py),
-`android_bench.int8` and `android_bench.efficiency` all call it, so the same artifact gets the same number
+`android_bench.studies.precision` and `android_bench.studies.efficiency` all call it, so the same artifact gets the same number
 whichever command times it.
 
 - inputs: real sentence text through the model's tokenizer at exactly the timed length, every token real and
@@ -7,7 +7,7 @@ whichever command times it.
 - cold start: load time and the first inference, timed on their own before any warm-up (`cold_start`);
 - warm-up: WARMUP untimed runs at each timed length; then RUNS timed runs, each after a PAUSE_S pause; several
   runtimes (and lengths) timed together alternate in turns of one untimed and up to BLOCK timed runs
-  (`time_turns`), each runtime in this process (`time_interleaved`) or in its own (android_bench.isolated); a
+  (`time_turns`), each runtime in this process (`time_interleaved`) or in its own (android_bench.measurement.isolated); a
   turn at another length than the runtime's last run starts with RESIZE_WARMUP more untimed runs;
 - denormal floats flushed to zero while timing (`denormals`, recorded);
 - peak resident memory: the process's own high-water mark (`peak_rss_mb`, VmHWM).
@@ -146,7 +146,7 @@ def time_interleaved(runtimes: dict, feeds: dict, *, runs: int = RUNS, warmup: i
 def time_turns(timers: dict, *, runs: int = RUNS, warmup: int = WARMUP, block: int = BLOCK) -> dict[object, list[float]]:
     """Timings in ms: `warmup` untimed runs each, then turns in a round robin (A B C A B C ...) until each
     timer has `runs` timings; a turn is one untimed run and up to `block` timed runs (`InProcess.turn`). A
-    timer is an `InProcess` runtime or one in its own process (android_bench.isolated); one timer is the case
+    timer is an `InProcess` runtime or one in its own process (android_bench.measurement.isolated); one timer is the case
     of one, so a runtime alone (the Python runner) and among others (efficiency) measure the same thing.
 
     Why turns, not single runs: a run right after another model's is slower, and an app runs its one model
@@ -172,7 +172,7 @@ def peak_rss_mb() -> float:
     """This process's peak resident set size so far: VmHWM of /proc/self/status (Linux, Android), else ru_maxrss.
 
     Not ru_maxrss where VmHWM exists: Linux keeps ru_maxrss across exec, so a worker started from a big parent
-    reported the parent's peak (every android_bench.efficiency worker read 1515 MB, the parent's, at seq 128)."""
+    reported the parent's peak (every android_bench.studies.efficiency worker read 1515 MB, the parent's, at seq 128)."""
     try:
         with open("/proc/self/status") as status:
             for line in status:

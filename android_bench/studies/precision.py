@@ -1,11 +1,11 @@
-"""`python -m android_bench.int8`: fp32 vs int8 latency per format, side by side in one run (not a test).
+"""`python -m android_bench.studies.precision`: fp32 vs int8 latency per format, side by side in one run (not a test).
 
 For each model and format: export fp32 and int8 in one conversion at the longest `--seq-len` (reused when
 `<out>/<model>/<format>-fp32-seq<N>` and `-int8-seq<N>` already hold them), then time both in the desktop runtime at
 every length, interleaved (fp32, int8, fp32, ... over the lengths) so drift hits both and every length, and print
 medians, p10/p90, the int8 speedup and each length's share of the longest's latency per length. Results are written
 to `<out>/bench.json` after every pair, so an interrupted run keeps what it measured; with several lengths also the
-latency under a length distribution (android_bench.lengths) and `<out>/latency_by_length.png`.
+latency under a length distribution (android_bench.measurement.lengths) and `<out>/latency_by_length.png`.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import flags, timing
-from .timing import DENORMALS, denormals, time_turns
+from android_bench.harness import flags
+from android_bench.measurement import timing
+from android_bench.measurement.timing import DENORMALS, denormals, time_turns
 
 log = logging.getLogger("android_bench")
 
@@ -27,10 +28,10 @@ def run(args) -> list[dict]:
     from export import write_json_atomic
     from export.runtimes import load_artifact, read_manifest
 
-    from . import lengths as by_length
-    from .artifacts import ensure_artifact
-    from .machine import describe
-    from .timing import InProcess
+    from android_bench.measurement import lengths as by_length
+    from android_bench.harness.artifacts import ensure_artifact
+    from android_bench.measurement.machine import describe
+    from android_bench.measurement.timing import InProcess
 
     results, path, seq_lens = [], args.out / "bench.json", args.seq_len
     longest = max(seq_lens)
@@ -86,10 +87,10 @@ def run(args) -> list[dict]:
                 for r in results for k in ("fp32", "int8")]
         plot = by_length.plot_latency_by_length(rows, args.out / by_length.PLOT, panel=lambda r: r["model"],
                                                 line=lambda r: r["line"],
-                                                title=f"android_bench.int8: median latency against length, "
+                                                title=f"android_bench.studies.precision: median latency against length, "
                                                       f"{args.threads} thread(s) (one artifact per precision)")
         log.info("wrote %s", plot)
-    from .machine import save_run
+    from android_bench.measurement.history import save_run
 
     log.info("saved to the history: %s", save_run("int8", report, args.out.parent / "history"))
     _table(results, report.get("at_length_distribution"), args.models, report["machine"])
@@ -97,8 +98,8 @@ def run(args) -> list[dict]:
 
 
 def _distribution(results: list[dict], weights: dict[int, float]) -> dict:
-    """Per model, format and precision, the latency expected under android_bench.lengths.DISTRIBUTION."""
-    from . import lengths as by_length
+    """Per model, format and precision, the latency expected under android_bench.measurement.lengths.DISTRIBUTION."""
+    from android_bench.measurement import lengths as by_length
 
     series: dict[tuple, dict[int, float]] = {}
     for r in results:
@@ -113,8 +114,8 @@ def _table(results: list[dict], dist: dict | None, names: list[str], machine: di
     from rich.console import Console
     from rich.table import Table
 
-    from . import lengths as by_length
-    from .machine import header
+    from android_bench.measurement import lengths as by_length
+    from android_bench.measurement.machine import header
 
     table = Table(title=f"fp32 vs int8 (median ms, interleaved runs, real tokens only)\n{header(machine)}")
     for col in ("model", "format", "seq", "fp32", "int8", "speedup", "size", "fp32/int8 vs longest"):
@@ -132,7 +133,7 @@ def _table(results: list[dict], dist: dict | None, names: list[str], machine: di
 def main(argv=None) -> int:
     from export import ArgumentParser, available_formats, ensure_writable_dir, run_main
 
-    p = ArgumentParser(prog="python -m android_bench.int8", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p = ArgumentParser(prog="python -m android_bench.studies.precision", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased",
                    help="comma-separated")
     p.add_argument("--formats", type=flags.names(available_formats(), what="format"),
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=flags.positive_int, default=1, help="runtime threads")
     p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS, help="timed runs per precision")
     p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP, help="untimed runs first")
-    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.timing.denormals")
+    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.measurement.timing.denormals")
     p.add_argument("--out", type=Path, default=Path("build/qbench"), help="artifacts and bench.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
 

@@ -1,4 +1,4 @@
-"""`python -m android_bench.efficiency`: our artifacts against the peer paths, per FLOP (a benchmark, not a test).
+"""`python -m android_bench.studies.efficiency`: our artifacts against the peer paths, per FLOP (a benchmark, not a test).
 
 For each model (SqueezeBERT and BERT-base by default) at each sequence length (`--seq-len 16,32,64,128`: one
 artifact per path made at the longest and timed at every length, real tokens only), batch 1, and each thread count:
@@ -6,12 +6,12 @@ our artifacts per format and precision, and two peer paths, timed in the desktop
 - `peer-onnx`: a plain `torch.onnx.export` of the Hugging Face model run by ONNX Runtime (what an
   Optimum-style export gives: no graph rewrite, no quantization);
 - `peer-litert-torch`: a plain `litert_torch.convert` of the Hugging Face model, when litert-torch is installed.
-Every path of a (threads) group runs in a process of its own (android_bench.isolated, as `android_bench --device
-local` runs each artifact) and all are timed in alternating turns (android_bench.timing) so drift hits all of them.
+Every path of a (threads) group runs in a process of its own (android_bench.measurement.isolated, as `android_bench --device
+local` runs each artifact) and all are timed in alternating turns (android_bench.measurement.timing) so drift hits all of them.
 Printed and saved (efficiency.json, after every group): per path and length the median latency, FLOPs, achieved
 GFLOP/s and its fraction of this machine's roofline, load time, first inference and peak RSS; the BERT/SqueezeBERT
 latency and FLOP ratio per path and length; our best SqueezeBERT artifact against the best peer path; with several
-lengths the latency expected under a length distribution (android_bench.lengths) and latency_by_length.png.
+lengths the latency expected under a length distribution (android_bench.measurement.lengths) and latency_by_length.png.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ import numpy as np
 
 from export import ArgumentParser, run_main
 
-from . import flags, timing
+from android_bench.harness import flags
+from android_bench.measurement import timing
 
 log = logging.getLogger("android_bench")
 PEERS = ("peer-onnx", "peer-litert-torch")
@@ -70,7 +71,7 @@ class _LitertTorchPeer:
 
 
 def _open_peer(path: Path, input_names: list[str], output_names: list[str], threads: int):
-    """A peer path's runtime (in its timing process: android_bench.isolated)."""
+    """A peer path's runtime (in its timing process: android_bench.measurement.isolated)."""
     from export.runtimes import open_runtime
 
     if path.suffix == ".tflite":
@@ -80,12 +81,12 @@ def _open_peer(path: Path, input_names: list[str], output_names: list[str], thre
 
 def _time_isolated(openers: dict, feeds: dict, lengths: dict, *, runs: int, warmup: int, denormals: str) -> dict:
     """{(key, length): {"samples_ms", "load_ms", "first_inference_ms", "peak_rss_mb"}}: every path in its own
-    process (android_bench.isolated), opened one at a time so each load is timed alone, then timed in turns.
+    process (android_bench.measurement.isolated), opened one at a time so each load is timed alone, then timed in turns.
 
     One worker per path holds every length (`feeds[model]`: {length: feed}); the round robin runs over (path,
     length, model), so the two models alternate at each path and length and drift hits every length alike.
     `lengths[key]`: the lengths that path is timed at."""
-    from .isolated import Isolated
+    from android_bench.measurement.isolated import Isolated
 
     workers = {}
     try:
@@ -110,12 +111,13 @@ def run(args) -> dict:
     import models
     from export import write_json_atomic
 
-    from . import lengths as by_length
-    from .artifacts import conversion_order, ensure_artifact
-    from .results import COLD_START
-    from .timing import DENORMALS
-    from .flops import flops_by_length, roofline
-    from .machine import describe
+    from android_bench.measurement import lengths as by_length
+    from android_bench.harness.artifacts import conversion_order, ensure_artifact
+    from android_bench.measurement.results import COLD_START
+    from android_bench.measurement.timing import DENORMALS
+    from android_bench.measurement.flops import flops_by_length
+    from android_bench.measurement.machine import roofline
+    from android_bench.measurement.machine import describe
 
     names, seq_lens = args.models, args.seq_len
     longest = max(seq_lens)
@@ -183,7 +185,7 @@ def run(args) -> dict:
         if len(seq_lens) > 1:
             report["plot"] = str(by_length.plot_latency_by_length(
                 report["results"], args.out / by_length.PLOT, panel=lambda r: f"{r['model']}, {r['threads']} thread(s)",
-                line=lambda r: r["path"], title="android_bench.efficiency: median latency against length "
+                line=lambda r: r["path"], title="android_bench.studies.efficiency: median latency against length "
                                                 "(one artifact per path, real tokens only)"))
             write_json_atomic(args.out / "efficiency.json", report)
     report = _with_history(report, args.out.parent / "history")
@@ -193,10 +195,10 @@ def run(args) -> dict:
 
 
 def _with_history(report: dict, history: Path) -> dict:
-    """Save this run to the history (android_bench.machine) and compare each median with the last run on the
+    """Save this run to the history (android_bench.measurement.machine) and compare each median with the last run on the
     same kind of CPU: {"this_run", "previous_run", "changes": [{model, path, threads, seq_len, previous_ms,
     median_ms, ratio}]}."""
-    from .machine import previous_run, save_run
+    from android_bench.measurement.history import previous_run, save_run
 
     saved = save_run("efficiency", report, history)
     previous = previous_run("efficiency", report["machine"], history, before=saved)
@@ -213,7 +215,7 @@ def _with_history(report: dict, history: Path) -> dict:
 def _with_distribution(report: dict, weights: dict[int, float]) -> dict:
     """The latency expected under lengths.DISTRIBUTION per model, path and threads (from two or more measured
     lengths), and the BERT/SqueezeBERT ratio of those."""
-    from . import lengths as by_length
+    from android_bench.measurement import lengths as by_length
 
     series: dict[tuple, dict[int, float]] = {}
     for r in report["results"]:
@@ -266,8 +268,8 @@ def _print(report: dict, names: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from . import lengths as by_length
-    from .machine import header
+    from android_bench.measurement import lengths as by_length
+    from android_bench.measurement.machine import header
 
     console = Console(width=None if sys.stdout.isatty() else 150)
     table = Table(title=f"batch 1, real tokens only, lengths {','.join(map(str, report['seq_lens']))} (one artifact "
@@ -312,9 +314,9 @@ def _print(report: dict, names: list[str]) -> None:
 def parser() -> argparse.ArgumentParser:
     from export import available_formats
 
-    from .timing import DENORMALS
+    from android_bench.measurement.timing import DENORMALS
 
-    p = ArgumentParser(prog="python -m android_bench.efficiency", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m android_bench.studies.efficiency", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased",
                    help="the subject first, the baseline second")
     p.add_argument("--formats", type=flags.names(available_formats(), what="format"), default="onnx,tflite,executorch",
@@ -328,7 +330,7 @@ def parser() -> argparse.ArgumentParser:
                         "longest, timed at every length with that many real tokens (no padding), lengths interleaved")
     p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS, help="timed runs per path (interleaved)")
     p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP, help="untimed runs per path first")
-    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.timing.denormals")
+    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.measurement.timing.denormals")
     p.add_argument("--weights", default="random", help="hub, a checkpoint folder, or random (recorded)")
     p.add_argument("--out", type=Path, default=Path("build/efficiency"), help="artifacts and efficiency.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")

@@ -1,8 +1,8 @@
 """Latency per sequence length: the length distribution a summary weighs the lengths with, and the plot.
 
-Every benchmark (`android_bench`, `android_bench.efficiency`, `android_bench.int8`) times ONE artifact per model,
+Every benchmark (`android_bench`, `android_bench.studies.efficiency`, `android_bench.studies.precision`) times ONE artifact per model,
 format and precision (exported at the longest `--seq-len`) at every requested length, with real tokens only
-(android_bench.timing.benchmark_inputs). From the per-length medians it reports the latency expected under a
+(android_bench.measurement.timing.benchmark_inputs). From the per-length medians it reports the latency expected under a
 length distribution (`expected_latency`) and draws latency against length (`plot_latency_by_length`).
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from export import write_json_atomic
 
-from .results import COLD_START, EMULATED
+from android_bench.measurement.results import COLD_START, EMULATED
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -27,7 +27,7 @@ def print_tables(summary: dict) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)  # logs and CI: no squeezed columns
     title = "latency (ms), cold start and memory, per sequence length (real tokens, no padding)"
     if "machine" in summary:
-        from .machine import header
+        from android_bench.measurement.machine import header
 
         title += f"\nhost: {header(summary['machine'])}"
     table = Table(title=title)
@@ -54,7 +54,7 @@ def print_tables(summary: dict) -> None:
                       f"{r['baseline']} / {r['model']} = {r['verdict']} (paper {summary['claim']}x){counted}")
     dist = summary.get("at_length_distribution")
     if dist:
-        from .lengths import print_distribution
+        from android_bench.measurement.lengths import print_distribution
 
         baseline = next((r["baseline"] for r in summary["ratios"]), None)
         for subject in sorted({r["model"] for r in dist["results"]} - {baseline}):
@@ -165,7 +165,7 @@ def write_reports(summary: dict, out: Path) -> dict[str, Path]:
     else:
         paths.pop("memory")
     if len({r["seq_len"] for r in summary["latency"]}) > 1:
-        from .lengths import PLOT, plot_latency_by_length
+        from android_bench.measurement.lengths import PLOT, plot_latency_by_length
 
         emulated = summary.get("emulated", {})
         paths["by_length"] = plot_latency_by_length(

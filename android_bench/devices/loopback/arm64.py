@@ -6,17 +6,17 @@ qemu-user (android_bench.arm64), so what is pushed must be an aarch64 build and 
                                                   Android phone has no glibc (bionic instead)
 
 It reports ABI arm64-v8a (getprop, uname -m aarch64), ro.kernel.qemu=1 as Android emulators do, and its CPU
-model through QEMU_CPU, pinned by the profile (android_bench.arm64.profiles, never `max` with SME).
+model through QEMU_CPU, pinned by the profile (android_bench.devices.arm64.profiles, never `max` with SME).
 """
 from __future__ import annotations
 
 import os
 
-from android_bench.arm64 import rootfs
-from android_bench.arm64.profiles import DEFAULT_PROFILE, CpuProfile, get_profile
-from android_bench.arm64.sandbox import cpu_sysfs, guest_argv
+from android_bench.devices.arm64 import rootfs
+from android_bench.devices.arm64.profiles import DEFAULT_PROFILE, CpuProfile, get_profile
+from android_bench.devices.arm64.sandbox import cpu_sysfs, guest_argv
 
-from .device import DEVICE_TMP, SYSTEM_BIN, LoopbackDevice
+from android_bench.devices.loopback.device import DEVICE_TMP, SYSTEM_BIN, LoopbackDevice
 
 # In CI (.ci/run sets it) the ARM tests fail, not skip, when the arm64 device is not built.
 REQUIRED_ENV = "SQUEEZEBERT_ARM64"
