@@ -73,9 +73,9 @@ def test_roofline_on_this_machine():
 
 
 def test_cli_writes_json(cli, tmp_path):
-    out = tmp_path / "flops.json"
+    out = tmp_path / "flops" / "flops.json"
     proc = cli("android_bench.studies.flops", "--models", "squeezebert-tiny,bert-tiny", "--seq-len", "32",
-               "--latency-ms", "bert-tiny=2.5", "--json", str(out))
+               "--threads", "1", "--latency-ms", "bert-tiny=2.5", "--out", str(out.parent))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert [m["model"] for m in report["models"]] == ["squeezebert-tiny", "bert-tiny"]
@@ -160,8 +160,8 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
 
 
 def test_flops_per_length(tmp_path):
-    out = tmp_path / "flops.json"
-    assert run_main(main, ["--models", "squeezebert-tiny,bert-tiny", "--seq-len", "16,32", "--json", str(out)],
+    out = tmp_path / "flops" / "flops.json"
+    assert run_main(main, ["--models", "squeezebert-tiny,bert-tiny", "--seq-len", "16,32", "--out", str(out.parent)],
                     parser=parser()) == 0
     report = json.loads(out.read_text())
     assert [(m["model"], m["seq_len"]) for m in report["models"]] == [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-
 from android_bench.measurement.results import CLAIM
 from android_bench.arm64.counter import FORMATS, label
 
@@ -20,21 +19,15 @@ PRECISIONS = ("fp32", "int8")
 
 
 def add_arguments(p) -> None:
-    from android_bench.harness.flags import model_names, names, seq_lens
     from android_bench.devices.arm64.profiles import DEFAULT_PROFILE, PROFILES
+    from android_bench.harness.flags import add_shared, names
 
-    p.add_argument("--models", type=model_names, default=["squeezebert-mnli-headless", "bert-base-uncased"],
-                   help="comma-separated models")
-    p.add_argument("--formats", type=names(FORMATS, what="formats"), default=list(FORMATS),
-                   help="comma-separated formats")
-    p.add_argument("--precisions", type=names(PRECISIONS, what="precisions"), default=list(PRECISIONS),
-                   help="comma-separated precisions")
-    p.add_argument("--seq-len", type=seq_lens, default=[128], help="comma-separated sequence lengths")
-    p.add_argument("--profile", type=names(PROFILES, what="CPU profiles"), default=[DEFAULT_PROFILE],
+    # at 1 thread, one inference counted: no timing flags
+    add_shared(p, out="build/arm64-counts", formats=FORMATS, precisions=PRECISIONS,
+               omit=("threads", "runs", "warmup", "rounds", "denormals", "verbose"))
+    p.add_argument("--profile", type=names(PROFILES, what="CPU profiles"), default=DEFAULT_PROFILE,
                    help="comma-separated CPU profiles of the arm64 device")
-    p.add_argument("--weights", default="random", help="'random' (seeded), 'hub' or a checkpoint folder")
     p.add_argument("--baseline", default="bert-base-uncased", help="the model every other is compared against")
-    p.add_argument("--out", type=Path, default=Path("build/arm64-counts"), help="output folder")
 
 
 def run(args) -> dict:

@@ -16,8 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from export import ArgumentParser, available_formats, run_main
-from models import model_choices
+from export import ArgumentParser, run_main
 from models.errors import UserError
 
 from android_bench.harness import flags
@@ -28,34 +27,13 @@ log = logging.getLogger("android_bench")
 
 def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m android_bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased",
-                   help=f"comma-separated models ({model_choices()}, local folders or HF ids)")
+    flags.add_shared(p, out="build/bench")
     p.add_argument("--baseline", default="bert-base-uncased", help="the model every other is compared against")
-    p.add_argument("--formats", type=flags.names(available_formats(), what="format"), default="tflite,onnx",
-                   help=f"comma-separated artifact formats ({', '.join(available_formats())})")
-    p.add_argument("--precisions", type=flags.names(flags.all_precisions(), what="precision"), default="fp32",
-                   help=f"comma-separated: {', '.join(flags.all_precisions())} (each checked against what every format "
-                        "can produce)")
-    p.add_argument("--threads", type=flags.positive_ints("thread counts"), default="1,2",
-                   help="comma-separated thread counts")
     p.add_argument("--device", "--devices", dest="device", default="local",
                    help="'local' (this machine), an adb serial, or 'all' (every attached adb device, concurrently)")
     p.add_argument("-H", dest="adb_host", default="127.0.0.1", help="adb server host (a remote server or device farm)")
     p.add_argument("-P", dest="adb_port", type=int, default=None,
                    help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037)")
-    p.add_argument("--weights", default="hub",
-                   help="'hub', a checkpoint folder, or 'random' (latency does not depend on the values; recorded)")
-    p.add_argument("--seq-len", type=flags.seq_lens, default="128",
-                   help="comma-separated sequence lengths of the benchmarked inputs, e.g. 16,32,64,128: one artifact "
-                        "per model, format and precision made at the longest, run at every length (real tokens, no "
-                        "padding), the lengths alternating in every round")
-    p.add_argument("--rounds", type=flags.positive_int, default=3, help="rounds of A B model alternation")
-    p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS,
-                   help="timed runs per invocation (at least 30 for the statistics)")
-    p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP,
-                   help="untimed warm-up runs per invocation (after the first inference, timed on its own)")
-    p.add_argument("--denormals", choices=list(timing.DENORMALS), default="flush",
-                   help="Python runner: see android_bench.measurement.timing.denormals")
     p.add_argument("--runner", choices=("auto", "native", "python"), default="auto",
                    help="auto: the native tool per format on adb devices, Python on local; native: the native "
                         "tools everywhere (from --tools); python: the Python runner everywhere (devices with "
@@ -66,7 +44,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cooldown-cap", type=float, default=120.0,
                    help="max seconds to wait for the device to cool back to its starting temperature between models")
     p.add_argument("--pin-big-cores", action="store_true", help="taskset to the cores with the highest max frequency")
-    p.add_argument("--out", type=Path, default=Path("build/bench"), help="output folder")
     p.add_argument("--artifacts", type=Path, default=None,
                    help="where exported artifacts are kept and reused (default: OUT/artifacts)")
     p.add_argument("--counts", type=counts_file, default=None,
@@ -74,7 +51,6 @@ def parser() -> argparse.ArgumentParser:
                         "not time) beside each measured ratio of the same format, precision and length")
     p.add_argument("--resume", action="store_true",
                    help="continue OUT/results.jsonl: jobs already measured there are skipped")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
     return p
 
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Iterable
 
-from export import at_least, positive_int  # noqa: F401  (one definition for every command)
+from export import at_least, positive_int  # one definition for every command
 
 non_negative_int = at_least(0)
 
@@ -119,3 +120,70 @@ def one_writer(run):
         with folder_lock(args.out):
             return run(args)
     return locked
+
+
+# The flags every benchmark command shares: one meaning, one default, one help text (tests/test_flags.py checks
+# every command's --help against this). A command takes those that apply to it (`add_shared(..., omit=)`).
+DEFAULT_MODELS = "squeezebert-mnli-headless,bert-base-uncased"
+DEFAULT_FORMATS = "tflite,onnx,executorch"
+DEFAULT_PRECISIONS = "fp32,int8"
+SHARED = ("models", "formats", "precisions", "threads", "seq_len", "weights", "runs", "warmup", "rounds",
+          "denormals", "out", "verbose")
+
+
+def add_shared(p: argparse.ArgumentParser, *, out: str, formats=None, precisions=None, omit=()) -> None:
+    """The shared flags on `p`. `out`: the command's default output folder (artifacts always go to OUT/artifacts);
+    `formats`/`precisions`: the choices when the command takes fewer than every registered one (the default stays
+    the shared one, narrowed to those choices)."""
+    from export import available_formats
+    from models import model_choices
+
+    from android_bench.measurement import timing
+
+    formats = list(formats or available_formats())
+    precisions = list(precisions or all_precisions())
+    added = {
+        "models": lambda: p.add_argument(
+            "--models", type=model_names, default=DEFAULT_MODELS,
+            help=f"comma-separated models, the subject first ({model_choices()}, local folders or HF ids)"),
+        "formats": lambda: p.add_argument(
+            "--formats", type=names(formats, what="format"), default=_within(DEFAULT_FORMATS, formats),
+            help=f"comma-separated artifact formats ({', '.join(formats)})"),
+        "precisions": lambda: p.add_argument(
+            "--precisions", type=names(precisions, what="precision"), default=_within(DEFAULT_PRECISIONS, precisions),
+            help=f"comma-separated precisions ({', '.join(precisions)}), each checked against every format"),
+        "threads": lambda: p.add_argument(
+            "--threads", type=positive_ints("thread counts"), default="1,2", help="comma-separated thread counts"),
+        "seq_len": lambda: p.add_argument(
+            "--seq-len", type=seq_lens, default="128",
+            help="comma-separated sequence lengths, e.g. 16,32,64,128: one artifact per model, format and precision "
+                 "made at the longest, fed that many real tokens (no padding) at every length"),
+        "weights": lambda: p.add_argument(
+            "--weights", default="hub",
+            help="'hub' (the hub or its local cache), a checkpoint folder, or 'random' (seeded; recorded)"),
+        "runs": lambda: p.add_argument(
+            "--runs", type=positive_int, default=timing.RUNS, help="timed runs per invocation"),
+        "warmup": lambda: p.add_argument(
+            "--warmup", type=non_negative_int, default=timing.WARMUP,
+            help="untimed warm-up runs per invocation (after the first inference, timed on its own)"),
+        "rounds": lambda: p.add_argument(
+            "--rounds", type=positive_int, default=3, help="rounds of the models alternating (A B A B ...)"),
+        "denormals": lambda: p.add_argument(
+            "--denormals", choices=list(timing.DENORMALS), default="flush",
+            help="Python runner: see android_bench.measurement.timing.denormals"),
+        "out": lambda: p.add_argument(
+            "--out", type=Path, default=Path(out), help="output folder (artifacts made and reused in OUT/artifacts)"),
+        "verbose": lambda: p.add_argument(
+            "-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error"),
+    }
+    unknown = set(omit) - set(SHARED)
+    if unknown:
+        raise ValueError(f"not shared flags: {sorted(unknown)}")
+    for name in SHARED:
+        if name not in omit:
+            added[name]()
+
+
+def _within(default: str, choices: list[str]) -> str:
+    kept = [x for x in default.split(",") if x in choices]
+    return ",".join(kept or choices[:1])

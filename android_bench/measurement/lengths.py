@@ -74,6 +74,21 @@ def summary(weights: dict[int, float], measured: list[int]) -> dict:
             "outside_measured_range": sorted(n for n in weights if not min(measured) <= n <= max(measured))}
 
 
+def at_length_distribution(rows: list[dict], weights: dict[int, float], key: tuple[str, ...]) -> dict:
+    """The one expected-latency builder: per `key` (row fields, e.g. model, format, precision, threads) with two or
+    more measured lengths (rows with "seq_len" and "median_ms"), the latency expected under `weights`, with the
+    distribution's summary; {} when no series has two lengths."""
+    series: dict[tuple, dict[int, float]] = {}
+    for r in rows:
+        if r.get("seq_len") is not None:
+            series.setdefault(tuple(r[k] for k in key), {})[r["seq_len"]] = r["median_ms"]
+    results = [{**dict(zip(key, k)), "expected_ms": expected_latency(medians, weights),
+                "measured_lengths": sorted(medians)} for k, medians in series.items() if len(medians) > 1]
+    if not results:
+        return {}
+    return {**summary(weights, sorted({n for r in results for n in r["measured_lengths"]})), "results": results}
+
+
 def plot_latency_by_length(rows: list[dict], path: Path, *, panel, line, title: str) -> Path:
     """Median latency (ms) against length: one panel per `panel(row)` (e.g. model and threads), one line per
     `line(row)` (e.g. format-precision), p10-p90 as a band where the rows have them. Written atomically (PNG)."""

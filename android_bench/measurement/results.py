@@ -198,17 +198,7 @@ def with_instruction_ratios(summary: dict, counts: dict) -> dict:
 
 
 def _at_length_distribution(latency: list[dict], weights: dict[int, float]) -> dict:
-    from android_bench.measurement.lengths import expected_latency, summary
+    from android_bench.measurement.lengths import at_length_distribution
 
-    series: dict[tuple, dict[int, float]] = {}
-    for r in latency:
-        if r["seq_len"] is not None:
-            series.setdefault((r["device"], r["format"], r["precision"], r["threads"], r["model"]),
-                              {})[r["seq_len"]] = r["median_ms"]
-    rows = [{"device": d, "format": f, "precision": p, "threads": t, "model": m,
-             "expected_ms": expected_latency(medians, weights), "measured_lengths": sorted(medians)}
-            for (d, f, p, t, m), medians in series.items() if len(medians) > 1]
-    if not rows:
-        return {}
-    return {"at_length_distribution": {**summary(weights, sorted({n for r in rows for n in r["measured_lengths"]})),
-                                       "results": rows}}
+    found = at_length_distribution(latency, weights, key=("device", "format", "precision", "threads", "model"))
+    return {"at_length_distribution": found} if found else {}

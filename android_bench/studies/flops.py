@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from export import ArgumentParser, run_main
 from models.errors import UserError
@@ -39,43 +38,34 @@ def _latencies(text: str | None, names: list[str]) -> dict[str, float]:
 
 
 def parser() -> argparse.ArgumentParser:
-    from models import TASKS, model_choices
+    from models import TASKS
 
     p = ArgumentParser(prog="python -m android_bench.studies.flops", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 2)[2])
-    p.add_argument("--models", default="squeezebert-mnli-headless,bert-base-uncased",
-                   help=f"comma-separated models ({model_choices()}, or HF ids/folders); ratios are to the first")
-    p.add_argument("--seq-len", type=flags.seq_lens, default="128",
-                   help="comma-separated sequence lengths of the counted forward pass, e.g. 16,32,64,128")
-    p.add_argument("--batch", type=int, default=1, help="batch size of the counted forward pass")
+    flags.add_shared(p, out="build/flops", omit=("formats", "precisions", "weights", "runs", "warmup", "rounds",
+                                                 "denormals"))
+    p.add_argument("--batch", type=flags.positive_int, default=1, help="batch size of the counted forward pass")
     p.add_argument("--task", choices=TASKS, default="feature-extraction",
                    help="head: feature-extraction (encoder + pooler) or sequence-classification (+ classifier)")
     p.add_argument("--latency-ms", default=None,
-                   help="measured latencies MODEL=MS,... to print achieved GFLOP/s and the fraction of the roofline")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads the latencies were measured with: the roofline is scaled to min(threads, cores) "
-                        "(%(default)s: all cores)")
-    p.add_argument("--json", type=Path, default=None, help="also write the counts and the roofline to this JSON file")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
+                   help="measured latencies MODEL=MS,... (at one --seq-len and one --threads) to print achieved "
+                        "GFLOP/s and the fraction of the roofline scaled to min(threads, cores)")
     return p
 
 
 def main(args) -> dict:
-    from models import check_model_name
-
-    names = [check_model_name(n.strip()) for n in args.models.split(",") if n.strip()]
-    if not names:
-        raise UserError("--models is empty; name at least one model")
+    names = args.models
     seq_lens = args.seq_len
     flags.check_seq_lens(names, seq_lens)
     latency = _latencies(args.latency_ms, names)
-    if latency and len(seq_lens) > 1:
-        raise UserError(f"--latency-ms gives one latency per model, but --seq-len has {len(seq_lens)} lengths; "
-                        "pass one length with it")
+    if latency and (len(seq_lens) > 1 or len(args.threads) > 1):
+        raise UserError(f"--latency-ms gives one latency per model, but --seq-len/--threads give {len(seq_lens)} "
+                        f"lengths and {len(args.threads)} thread counts; pass one of each with it")
     machine = roofline()
+    threads = args.threads[0] if latency else None
     peak = machine["peak_gflops"]
-    if peak and args.threads:
-        peak *= min(args.threads, machine["cores"]) / machine["cores"]
+    if peak and threads:
+        peak *= min(threads, machine["cores"]) / machine["cores"]
     counted = {n: flops_by_length(n, seq_lens, batch=args.batch, task=args.task) for n in names}
     rows = []
     for length in seq_lens:  # per length, the models side by side
@@ -92,15 +82,14 @@ def main(args) -> dict:
               "ratios_to_first": [{"seq_len": length, "first": names[0],
                                    **{n: counted[n][length]["flops"] / counted[names[0]][length]["flops"]
                                       for n in names[1:]}} for length in seq_lens],
-              "roofline": machine, "roofline_peak_gflops_used": peak, "threads": args.threads,
+              "roofline": machine, "roofline_peak_gflops_used": peak, "threads": threads,
               "machine": describe()}
     _print(report)
-    if args.json:
-        from export import write_json_atomic
+    from export import ensure_writable_dir, write_json_atomic
 
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(args.json, report)
-        print(f"wrote {args.json}; saved to the history: {save_run('flops', report, args.json.parent / 'history')}")
+    ensure_writable_dir(args.out)
+    write_json_atomic(args.out / "flops.json", report)
+    print(f"wrote {args.out / 'flops.json'}; saved to the history: {save_run('flops', report, args.out.parent / 'history')}")
     return report
 
 
@@ -141,4 +130,4 @@ def _print(report: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, parser=parser()))
+    sys.exit(run_main(flags.one_writer(main), parser=parser()))
