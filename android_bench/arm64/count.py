@@ -10,6 +10,7 @@ model, format and precision at the longest length, under OUT/artifacts) and fed 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from android_bench.measurement.results import CLAIM
 from android_bench.arm64.counter import FORMATS, label
@@ -20,7 +21,7 @@ PRECISIONS = ("fp32", "int8")
 
 def add_arguments(p) -> None:
     from android_bench.devices.arm64.profiles import DEFAULT_PROFILE, PROFILES
-    from android_bench.harness.flags import add_shared, names
+    from android_bench.harness.flags import add_shared, names, positive_int
 
     # at 1 thread, one inference counted: no timing flags
     add_shared(p, out="build/arm64-counts", formats=FORMATS, precisions=PRECISIONS,
@@ -28,6 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--profile", type=names(PROFILES, what="CPU profiles"), default=DEFAULT_PROFILE,
                    help="comma-separated CPU profiles of the arm64 device")
     p.add_argument("--baseline", default="bert-base-uncased", help="the model every other is compared against")
+    p.add_argument("--jobs", type=positive_int, default=len(os.sched_getaffinity(0)),
+                   help="counts run at once (each one qemu process at 1 thread; the count does not depend on it)")
 
 
 def run(args) -> dict:
@@ -48,37 +51,50 @@ def run(args) -> dict:
 
 
 def _count_all(args) -> dict:
+    """Every count, `--jobs` at a time (each a qemu process: a count is exact however busy the host is, so
+    parallel counts only cut the wall time), saved to counts.json as each arrives and kept in plan order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     from export import write_json_atomic
+    from android_bench.devices.arm64.profiles import get_profile
     from android_bench.measurement.history import save_run
     from android_bench.measurement.machine import describe
-    from android_bench.devices.arm64.profiles import get_profile
 
     inputs, tools = _inputs(args), _tools() if "executorch" in args.formats else None
-    report = {"label": "ARM64 instructions (emulated), not time", "machine": describe(), "rows": []}
-    for name in args.profile:
-        profile = get_profile(name)
-        for fmt in args.formats:
-            for precision in args.precisions:
-                for seq_len in args.seq_len:
-                    for model in args.models:
-                        row = _count_one(args, model, fmt, precision, seq_len, profile, inputs[model][seq_len], tools)
-                        report["rows"].append(row)
-                        write_json_atomic(args.out / "counts.json", report)  # saved as it arrives
-                        log.info("%s %s %s seq %d %s: %.4g instructions per inference (%.0f s)", model, fmt,
-                                 precision, seq_len, name, row["instructions_per_inference"], row["seconds"])
+    report = {"label": "ARM64 instructions (emulated), not time", "machine": describe(), "jobs": args.jobs, "rows": []}
+    plan = [(model, fmt, precision, seq_len, get_profile(name)) for name in args.profile for fmt in args.formats
+            for precision in args.precisions for seq_len in args.seq_len for model in args.models]
+    artifacts = {(m, f, p): _artifact(args, m, f, p) for m, f, p, _, _ in plan}  # made first, one at a time
+    saving = threading.Lock()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        pending = {pool.submit(_count_one, artifacts[m, f, p], m, f, p, n, profile, inputs[m][n], tools): i
+                   for i, (m, f, p, n, profile) in enumerate(plan)}
+        for done in as_completed(pending):
+            row = {**done.result(), "order": pending[done]}
+            with saving:
+                report["rows"] = sorted([*report["rows"], row], key=lambda r: r["order"])
+                write_json_atomic(args.out / "counts.json", report)  # saved as it arrives
+            log.info("%s %s %s seq %d %s: %.4g instructions per inference (%.0f s)", row["model"], row["format"],
+                     row["precision"], row["seq_len"], row["profile"], row["instructions_per_inference"],
+                     row["seconds"])
     report.update(ratios=ratios(report["rows"], args.baseline, _flops(args)), int8_vs_fp32=int8_vs_fp32(report["rows"]))
     write_json_atomic(args.out / "counts.json", report)
     report["history"] = str(save_run("arm64-count", report, args.out.parent / "history"))
     return report
 
 
-def _count_one(args, model, fmt, precision, seq_len, profile, inputs: Path, tools) -> dict:
-    from export.runtimes import read_verified
+def _artifact(args, model, fmt, precision) -> Path:
     from android_bench.harness.artifacts import ensure_artifact
+
+    return ensure_artifact(args.out / "artifacts", model, fmt, precision, weights=args.weights,
+                           seq_len=max(args.seq_len))
+
+
+def _count_one(artifact: Path, model, fmt, precision, seq_len, profile, inputs: Path, tools) -> dict:
+    from export.runtimes import read_verified
     from android_bench.arm64 import counter
 
-    artifact = ensure_artifact(args.out / "artifacts", model, fmt, precision, weights=args.weights,
-                               seq_len=max(args.seq_len))
     manifest = read_verified(artifact)
     make = counter.guest_maker(fmt, artifact, manifest, inputs=inputs, seq_len=seq_len, tools=tools)
     counted = counter.per_inference(make, profile)
