@@ -88,9 +88,22 @@ def tokenizer_graph(tokenizer, *, max_length: int, opsets: dict[str, int], ir_ve
               "start1": [1], "end2": [2], "axis0": [0], "big": [2 ** 62], "empty": np.array([""], dtype=object)}
     init = [numpy_helper.from_array(np.array(v, dtype=object if k == "empty" else np.int64), f"tok/{k}")
             for k, v in consts.items()]
-    n = helper.make_node
-    t = "tok/"
-    nodes = [
+    nodes = [*_text_nodes(attrs), *_truncation_nodes(), *_assembly_nodes()]
+    graph = helper.make_graph(
+        nodes, "bert_tokenizer", [helper.make_tensor_value_info(TEXT_INPUT, TensorProto.STRING, ["texts"])],
+        [helper.make_tensor_value_info(name, TensorProto.INT64, [1, "sequence"]) for name in INPUT_NAMES], init)
+    imports = [helper.make_opsetid(domain, version) for domain, version in opsets.items()]
+    if "ai.onnx.contrib" not in opsets:
+        imports.append(helper.make_opsetid("ai.onnx.contrib", 1))
+    return helper.make_model(graph, opset_imports=imports, ir_version=ir_version), attrs
+
+
+def _text_nodes(attrs: dict) -> list:
+    """The two texts (the second "" for one), whether they are a pair, and each tokenized with [CLS] ... [SEP]."""
+    from onnx import helper
+
+    n, t = helper.make_node, "tok/"
+    return [
         # text[0], and text[1] or "" (a one-element input has no second text)
         n("Slice", [TEXT_INPUT, t + "start0", t + "end1"], [t + "text_a"]),
         n("Concat", [TEXT_INPUT, t + "empty"], [t + "text_padded"], axis=0),
@@ -105,6 +118,15 @@ def tokenizer_graph(tokenizer, *, max_length: int, opsets: dict[str, int], ir_ve
           name="BertTokenizer_a", **attrs),
         n("BertTokenizer", [t + "text_b"], [t + "ids_b", t + "types_b", t + "mask_b", t + "offsets_b"], domain="ai.onnx.contrib",
           name="BertTokenizer_b", **attrs),
+    ]
+
+
+def _truncation_nodes() -> list:
+    """How many tokens of each text fit: Hugging Face's longest_first truncation, in graph ops."""
+    from onnx import helper
+
+    n, t = helper.make_node, "tok/"
+    return [
         # tokens of each text without its [CLS] / [SEP]; the second counts only in a pair
         n("Size", [t + "ids_a"], [t + "size_a"]), n("Sub", [t + "size_a", t + "c2"], [t + "na"]),
         n("Size", [t + "ids_b"], [t + "size_b"]), n("Sub", [t + "size_b", t + "c2"], [t + "nb_all"]),
@@ -127,6 +149,15 @@ def tokenizer_graph(tokenizer, *, max_length: int, opsets: dict[str, int], ir_ve
         n("Add", [t + "na", t + "nb"], [t + "total"]), n("Greater", [t + "total", t + "m"], [t + "over"]),
         n("Where", [t + "over", t + "ta_cut", t + "na"], [t + "ta"]),
         n("Where", [t + "over", t + "tb_cut", t + "nb"], [t + "tb"]),
+    ]
+
+
+def _assembly_nodes() -> list:
+    """The model's three inputs: the kept tokens between [CLS]/[SEP], segment ids and the all-ones mask."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    n, t = helper.make_node, "tok/"
+    return [
         # [CLS] a[:ta] [SEP] (b[:tb] [SEP] for a pair)
         n("Add", [t + "ta", t + "c1"], [t + "end_a"]), n("Unsqueeze", [t + "end_a", t + "axis0"], [t + "end_a1"]),
         n("Slice", [t + "ids_a", t + "start1", t + "end_a1"], [t + "body_a"]),
@@ -145,13 +176,6 @@ def tokenizer_graph(tokenizer, *, max_length: int, opsets: dict[str, int], ir_ve
         n("Unsqueeze", [t + "mask", t + "axis0"], ["attention_mask"]),
         n("Unsqueeze", [t + "types", t + "axis0"], ["token_type_ids"]),
     ]
-    graph = helper.make_graph(
-        nodes, "bert_tokenizer", [helper.make_tensor_value_info(TEXT_INPUT, TensorProto.STRING, ["texts"])],
-        [helper.make_tensor_value_info(name, TensorProto.INT64, [1, "sequence"]) for name in INPUT_NAMES], init)
-    imports = [helper.make_opsetid(domain, version) for domain, version in opsets.items()]
-    if "ai.onnx.contrib" not in opsets:
-        imports.append(helper.make_opsetid("ai.onnx.contrib", 1))
-    return helper.make_model(graph, opset_imports=imports, ir_version=ir_version), attrs
 
 
 def with_tokenizer(model_path: Path, out: Path, tokenizer, *, max_length: int) -> dict:
