@@ -8,7 +8,7 @@ import re
 import pytest
 
 from android_bench.runners.native import build, cross
-from android_bench.runners.parsers import parse_executor_runner
+from android_bench.runners.executorch import parse_executor_runner
 from tests.arm64_fixtures import SEQ_LEN
 
 pytestmark = [pytest.mark.arm64, pytest.mark.timeout(900)]

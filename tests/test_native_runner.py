@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from android_bench.runners.native import build
-from android_bench.runners.parsers import parse_executor_runner
+from android_bench.runners.executorch import parse_executor_runner
 from android_bench.runners import Settings, input_value_ranges
 
 SEQ_LEN = 64

@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from android_bench.runners.parsers import ParseError, parse_executor_runner, parse_onnxruntime_perf_test, parse_speed_benchmark_torch, parse_tflite_benchmark_model
+from android_bench import runners
+from android_bench.runners import ParseError, Runner
+from android_bench.runners.executorch import parse_executor_runner
+from android_bench.runners.onnxruntime import parse_onnxruntime_perf_test
+from android_bench.runners.tflite import parse_tflite_benchmark_model
+from android_bench.runners.torch_lite import parse_speed_benchmark_torch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tools"
 
@@ -180,3 +185,30 @@ def test_garbage_is_a_parse_error(parser, garbage):
 def test_empty_output():
     with pytest.raises(ParseError, match="no output"):
         parse_executor_runner("")
+
+
+def test_runners_are_one_module_each_and_found_by_the_registry():
+    """A runner is one module of android_bench/runners: its class (argv `command` and output `parse`) registers
+    itself and runner_for finds it by format, with no list to edit (docs/benchmarking.md, "Adding a runner")."""
+    from export import available_formats
+
+    registered = runners.registered_runners()
+    assert runners.PYTHON_RUNNER in registered
+    for name, cls in registered.items():
+        assert cls.name == name and cls.__module__.rpartition(".")[0] == "android_bench.runners"
+        assert "command" in vars(cls) and "parse" in vars(cls), f"{cls.__module__} must define command and parse"
+        assert not cls.tool or cls.where_to_get, f"{name}: say where its binary comes from"
+    native = runners.native_runners()
+    for fmt in available_formats():
+        assert fmt in native or fmt in runners.PYTHON_ONLY, f"{fmt}: no native runner, nor a PYTHON_ONLY entry"
+        assert fmt in registered[runners.PYTHON_RUNNER].formats
+        if fmt in native:
+            assert type(runners.runner_for(fmt, kind="adb", tools=None, python="python3")) is native[fmt]
+            local_native = runners.runner_for(fmt, kind="local", tools=None, python="python3", prefer="native")
+            assert type(local_native) is native[fmt]
+        for kind, prefer in (("local", "auto"), ("adb", "python")):
+            chosen = runners.runner_for(fmt, kind=kind, tools=None, python="python3", prefer=prefer)
+            assert type(chosen) is registered[runners.PYTHON_RUNNER]
+    with pytest.raises(ValueError, match="already has the native runner"):
+        type("SecondOnnxRunner", (Runner,), {"name": "second-onnx", "tool": "t", "formats": ("onnx",)})
+    assert "second-onnx" not in runners.registered_runners()

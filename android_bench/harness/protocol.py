@@ -23,8 +23,7 @@ from pathlib import Path
 
 from android_bench.devices import DeviceError
 from android_bench.measurement.results import ResultLog, job_key
-from android_bench.runners.parsers import ParseError
-from android_bench.runners import Pushed, RunnerError, Settings, runner_for
+from android_bench.runners import ParseError, Pushed, RunnerError, Settings, runner_for
 
 log = logging.getLogger("android_bench")
 

@@ -1,11 +1,17 @@
 """Runners: one module per benchmark tool. Each pushes what it needs, builds the command line, parses the output.
 
+A runner is one module of this package defining a `Runner` subclass: defining the class registers it (by its
+`name`), and `runner_for` imports every module of the package on first use, so a new module is all a new tool
+needs (docs/benchmarking.md, "Adding a runner").
+
 A runner's `run` executes one invocation (warm-up + timed runs) on a device and returns a `Timing`. The shell
 command ends with an exit marker: an interrupted `adb shell` can exit 0 (adb 29) or 255 (adb 36), so the
 marker, not adb's exit code, says whether the tool finished.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -14,10 +20,19 @@ from pathlib import Path
 from models.errors import UserError
 
 from android_bench.devices import DeviceError
-from android_bench.runners.parsers import Timing
+from android_bench.runners.timing_result import ParseError, Timing
+
+__all__ = ["EXIT_MARKER", "HWM_MARKER", "PYTHON_ONLY", "PYTHON_RUNNER", "ParseError", "Pushed", "Runner", "RunnerError",
+           "Settings", "Timing", "input_value_ranges", "native_runners", "registered_runners", "runner_for"]
 
 EXIT_MARKER = "BENCH-EXIT="
 HWM_MARKER = "BENCH-VMHWM="
+PYTHON_RUNNER = "python"  # the registered name of the runner `--runner python` (and the local device) picks
+# Formats no native tool times, with why: only the Python runner measures them (none today).
+PYTHON_ONLY: dict[str, str] = {}
+
+_RUNNERS: dict[str, type[Runner]] = {}
+_discovered = False
 
 
 class RunnerError(UserError):
@@ -51,10 +66,17 @@ class Pushed:
 
 
 class Runner:
+    """A benchmark tool. A subclass with a `name` registers itself when its module is imported; one with a `tool`
+    is the native runner of its `formats` (one per format)."""
     name: str = ""
     tool: str | None = None  # binary name in --tools DIR/<abi>/, None for the Python runner
     formats: tuple[str, ...] = ()
     where_to_get: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            _register(cls)
 
     def __init__(self, tools: Path | None = None, python: str = "python3"):
         self.tools = Path(tools) if tools else None
@@ -123,18 +145,48 @@ def input_value_ranges(manifest: dict, settings: Settings) -> dict[str, tuple[in
     return ranges
 
 
+def _register(cls: type[Runner]) -> None:
+    """Called for each Runner subclass with a name: a second class under the same name, or a second native runner
+    for a format, is refused (the choice would then depend on the order of imports)."""
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    known = _RUNNERS.get(cls.name)
+    if known is not None and f"{known.__module__}.{known.__qualname__}" != where:
+        raise ValueError(f"{where}: the runner name {cls.name!r} is taken by {known.__module__}.{known.__qualname__}")
+    for other in _RUNNERS.values():
+        shared = sorted(set(other.formats) & set(cls.formats)) if cls.tool and other.tool else []
+        if other.name != cls.name and shared:
+            raise ValueError(f"{where}: {', '.join(shared)} already has the native runner {other.name!r}")
+    _RUNNERS[cls.name] = cls  # the same class again (its module reloaded) replaces itself
+
+
+def _discover() -> None:
+    """Import every module of this package (not its subpackages, e.g. native/): each registers its runners."""
+    global _discovered
+    if not _discovered:
+        for module in pkgutil.iter_modules(__path__, f"{__name__}."):
+            if not module.ispkg:
+                importlib.import_module(module.name)
+        _discovered = True
+
+
+def registered_runners() -> dict[str, type[Runner]]:
+    """Every runner, by name, in registration order."""
+    _discover()
+    return dict(_RUNNERS)
+
+
+def native_runners() -> dict[str, type[Runner]]:
+    """Format -> the runner of its native tool."""
+    return {fmt: cls for cls in registered_runners().values() if cls.tool for fmt in cls.formats}
+
+
 def runner_for(fmt: str, *, kind: str, tools: Path | None, python: str, prefer: str = "auto") -> Runner:
     """The runner for an artifact format: `prefer` python or native, or auto (native on adb devices, Python on
     this machine)."""
-    from android_bench.runners.executorch import ExecutorchRunner
-    from android_bench.runners.onnxruntime import OrtPerfTestRunner
-    from android_bench.runners.python import PythonRunner
-    from android_bench.runners.tflite import TfliteBenchmarkModelRunner
-    from android_bench.runners.torch_lite import SpeedBenchmarkTorchRunner
-
     if prefer == "python" or (prefer == "auto" and kind == "local"):
-        return PythonRunner(tools, python)
-    for cls in (TfliteBenchmarkModelRunner, OrtPerfTestRunner, ExecutorchRunner, SpeedBenchmarkTorchRunner):
-        if fmt in cls.formats:
-            return cls(tools, python)
-    raise UserError(f"no native runner for format {fmt!r}; use --runner python")
+        return registered_runners()[PYTHON_RUNNER](tools, python)
+    native = native_runners().get(fmt)
+    if native is None:
+        why = f" ({PYTHON_ONLY[fmt]})" if fmt in PYTHON_ONLY else ""
+        raise UserError(f"no native runner for format {fmt!r}{why}; use --runner python")
+    return native(tools, python)

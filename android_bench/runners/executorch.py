@@ -1,8 +1,11 @@
-"""ExecuTorch: our et_bench_runner (android_bench/runners/native, executor_runner's output format) or upstream executor_runner."""
+"""ExecuTorch: our et_bench_runner (android_bench/runners/native, executor_runner's output format) or upstream
+executor_runner: the command line and the parser of their output."""
 from __future__ import annotations
 
-from android_bench.runners.parsers import Timing, parse_executor_runner
+import re
+
 from android_bench.runners import Pushed, Runner, Settings, input_value_ranges
+from android_bench.runners.timing_result import NUMBER, Timing, last_match, no_timing
 
 
 class ExecutorchRunner(Runner):
@@ -31,3 +34,27 @@ class ExecutorchRunner(Runner):
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         return parse_executor_runner(output)
+
+
+def parse_executor_runner(text: str) -> Timing:
+    """ExecuTorch `executor_runner` (and android_bench/runners/native/et_bench_runner.cpp, which prints the same)."""
+    total = last_match(r"Model executed successfully (\d+) time\(s\) in " + NUMBER + r" ms", text)
+    if total is None:
+        raise no_timing("executor_runner", text)
+    count, total_ms = int(total[0]), float(total[1])
+    if count == 0:  # --num_executions=0: nothing was timed
+        raise no_timing("executor_runner", text)
+    samples = [float(ms) for _, ms in re.findall(r"Iteration (\d+) of \d+: " + NUMBER + r" ms", text)]
+    extra = {}
+    loaded = last_match(r"Model loaded in " + NUMBER + r" ms", text)
+    if loaded:
+        extra["load_ms"] = float(loaded)
+    first = re.search(r"Warm-up 1 of \d+: " + NUMBER + r" ms", text)  # et_bench_runner: the first run after load
+    if first:
+        extra["first_inference_ms"] = float(first.group(1))
+    peak = last_match(r"Peak resident set size: (\d+) kB", text)  # et_bench_runner's getrusage high-water mark
+    if peak:
+        extra["peak_rss_mb"] = int(peak) / 1024
+    # Older runners print only the total: the mean over `count` runs is all there is.
+    return Timing(mean_ms=total_ms / count, count=count, samples_ms=samples if len(samples) == count else [],
+                  extra=extra)

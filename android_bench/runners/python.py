@@ -7,7 +7,7 @@ from pathlib import Path
 
 from models.errors import UserError
 
-from android_bench.runners.parsers import ParseError, Timing
+from android_bench.runners.timing_result import ParseError, Timing
 from android_bench.runners.pyrunner import DONE_MARKER
 from android_bench.runners import Pushed, Runner, Settings
 

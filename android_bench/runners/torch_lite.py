@@ -1,10 +1,14 @@
-"""PyTorch `speed_benchmark_torch` on the lite-interpreter `.ptl` (what the SqueezeBERT paper's PyTorch Mobile ran)."""
+"""PyTorch `speed_benchmark_torch` on the lite-interpreter `.ptl` (what the SqueezeBERT paper's PyTorch Mobile ran):
+its command line and the parser of its output."""
 from __future__ import annotations
+
+import json
+import re
 
 from models.errors import UserError
 
-from android_bench.runners.parsers import Timing, parse_speed_benchmark_torch
 from android_bench.runners import Pushed, Runner, Settings
+from android_bench.runners.timing_result import NUMBER, ParseError, Timing, last_match, no_timing
 
 
 class SpeedBenchmarkTorchRunner(Runner):
@@ -29,3 +33,19 @@ class SpeedBenchmarkTorchRunner(Runner):
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         return parse_speed_benchmark_torch(output)
+
+
+def parse_speed_benchmark_torch(text: str) -> Timing:
+    """PyTorch `speed_benchmark_torch` (lite interpreter): PyTorchObserver JSON lines per run, then a summary."""
+    samples = []
+    for blob in re.findall(r"PyTorchObserver (\{.*?\})", text):
+        record = json.loads(blob)
+        if record.get("metric") == "latency":
+            scale = {"us": 1e-3, "ms": 1.0}.get(record.get("unit"), None)
+            if scale is None:
+                raise ParseError(f"speed_benchmark_torch reported latency in unknown unit {record.get('unit')!r}")
+            samples.append(float(record["value"]) * scale)
+    per_iter = last_match(r"Microseconds per iter: " + NUMBER, text)
+    if per_iter is None:
+        raise no_timing("speed_benchmark_torch", text)
+    return Timing(mean_ms=float(per_iter) / 1e3, count=len(samples) or None, samples_ms=samples)

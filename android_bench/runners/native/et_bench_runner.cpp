@@ -8,7 +8,7 @@
  * Loads the program, method `forward`, fills every input from its declared shape and dtype (integers:
  * values drawn from the inclusive range with a fixed seed; floats: 0.5), runs the warm-up executions and
  * then the timed ones, and prints in the format of upstream ExecuTorch's executor_runner so that
- * android_bench.runners.parsers.parse_executor_runner reads both:
+ * android_bench.runners.executorch.parse_executor_runner reads both:
  *
  *   Model loaded in X ms.
  *   Warm-up i of W: X ms              (the first is the first inference after loading)
