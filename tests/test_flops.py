@@ -109,11 +109,12 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     one artifact per path made at the longest, timed at both in one round robin."""
     done = subprocess.run([sys.executable, "-m", "android_bench.studies.efficiency", "--models", "squeezebert-tiny,bert-tiny",
                            "--seq-len", "16,48", "--formats", "onnx", "--precisions", "fp32", "--threads", "1",
-                           "--runs", "3", "--out", str(tmp_path / "eff")], capture_output=True, text=True,
+                           "--runs", "3", "--rounds", "1", "--weights", "random", "--out", str(tmp_path / "eff")], capture_output=True, text=True,
                           timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "eff" / "efficiency.json").read_text())
-    assert [p.name for p in (tmp_path / "eff" / "artifacts" / "bert-tiny").iterdir()] == ["onnx-fp32-seq48"]
+    made = sorted(p.name for p in (tmp_path / "eff" / "artifacts" / "bert-tiny").iterdir())  # ours and the peers'
+    assert made == sorted(f"{path}-seq48" for path in {r["path"] for r in report["results"]}) and "onnx-fp32-seq48" in made
     # the CPU in the JSON and the table header; the run in the history beside --out (android_bench.measurement.machine)
     assert report["machine"]["kind"] and report["machine"]["cpu"] in done.stdout
     history = json.loads(Path(report["history"]["this_run"]).read_text())
@@ -126,12 +127,14 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     for (m, path, n), r in rows.items():
         assert r["flops"] == flops[(m, n)] and r["gflop_per_s"] == pytest.approx(r["flops"] / r["median_ms"] / 1e6)
         assert r["roofline_fraction"] > 0
-        # every path timed in its own process, one for all its lengths: its cold start and its own peak RSS
+        # every job one process of the Python runner, as `android_bench --device local` runs it: its own cold
+        # start at its length and its own peak RSS
         assert r["load_ms"] > 0 and r["first_inference_ms"] > 0 and r["peak_rss_mb"] > 20
-        assert r["cold_start_seq_len"] == 48
-        if path == "onnx-fp32":
-            other = rows[(m, path, 64 - n)]
-            assert (r["load_ms"], r["peak_rss_mb"]) == (other["load_ms"], other["peak_rss_mb"])  # the same worker
+        assert r["cold_start_seq_len"] == n and r["invocations"] == 1 and r["timed_runs"] == 3
+    # the same code path as the device harness: every job a record of the local device's Python runner, as it came
+    records = [json.loads(line) for line in (tmp_path / "eff" / "results.jsonl").read_text().splitlines()]
+    assert len(records) == len(rows) and {(r["device"], r["runner"]) for r in records} == {("local", "python")}
+    assert sorted(r["order"] for r in records) == list(range(len(records)))
     assert all(i["seq_len"] == i["real_tokens"] for feeds in report["inputs"].values() for i in feeds)
     assert {(r["path"], r["seq_len"]) for r in report["ratios"]} >= {("onnx-fp32", 16), ("onnx-fp32", 48),
                                                                      ("peer-onnx", 16)}

@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 from pathlib import Path
 
 from export import ArgumentParser, run_main
 from models.errors import UserError
 
 from android_bench.harness import flags
-from android_bench.measurement import timing
 
 log = logging.getLogger("android_bench")
 
@@ -62,18 +60,15 @@ def _run(args) -> None:
     from android_bench.harness.artifacts import conversion_order, ensure_artifact
     from android_bench.devices import connect, identify
     from android_bench.harness.protocol import RunConfig, plan
-    from android_bench.measurement.results import ResultLog
-    from android_bench.runners import Settings, runner_for
+    from android_bench.harness.run import failed, inputs_and_flops, open_log, run_devices, settings_of, write_failed
+    from android_bench.runners import runner_for
 
     models, formats, precisions, threads, seq_lens = args.models, args.formats, args.precisions, args.threads, args.seq_len
     flags.check_seq_lens(models, seq_lens)
     flags.check_precisions(formats, precisions)
     if args.runs < 30:
         log.warning("--runs %d: fewer than 30 timed runs per invocation makes the intervals wide", args.runs)
-    results = ResultLog(args.out / "results.jsonl")
-    if results.records() and not args.resume:
-        raise UserError(f"{results.path} already holds results; pass --resume to continue it or another --out")
-    run_id = _run_id(results)
+    results, run_id = open_log(args.out, resume=args.resume)
     devices = connect(args.device, host=args.adb_host, port=args.adb_port, workdir=args.out / "local-device")
     for device, facts in zip(devices, identify(devices)):  # a missing native tool is named before any export
         for fmt in formats:
@@ -83,103 +78,23 @@ def _run(args) -> None:
     artifacts = {(m, f, p): ensure_artifact(args.artifacts or args.out / "artifacts", m, f, p, weights=args.weights,
                                             seq_len=max(seq_lens))
                  for m in models for f in formats for p in conversion_order(precisions)}
-    inputs, flops, length_weights = _inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
-                                               folder=args.out / "inputs")
-    config = RunConfig(run_id=run_id,
-                       settings=Settings(threads=threads[0], warmup=args.warmup, runs=args.runs,
-                                         denormals=args.denormals),
-                       cooldown_cap_s=args.cooldown_cap, pin_big_cores=args.pin_big_cores, runner=args.runner,
-                       tools=args.tools, device_python=args.device_python if args.device != "local" else sys.executable,
+    inputs, flops, length_weights = inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
+                                                     folder=args.out / "inputs")
+    # the local device with the Python runner: the same RunConfig as the studies' (harness.run.local_config)
+    config = RunConfig(run_id=run_id, settings=settings_of(args), cooldown_cap_s=args.cooldown_cap,
+                       pin_big_cores=args.pin_big_cores, runner=args.runner, tools=args.tools,
+                       device_python=args.device_python if args.device != "local" else sys.executable,
                        inputs=inputs, weights=args.weights, length_weights=length_weights)
     jobs = plan(models, formats, precisions, threads, args.rounds, seq_lens)
-    failures = _run_devices(devices, jobs, artifacts, config, results, args, flops)
+    failures = run_devices(devices, jobs, artifacts, config, results,
+                           on_interrupt=lambda: _report(results, args, config, flops))
     try:
         summary = _report(results, args, config, flops)
     except OSError as exc:
-        raise UserError(_write_failed(exc, results, "writing the summary")) from exc
+        raise UserError(write_failed(exc, results, "writing the summary")) from exc
     if failures:
         raise UserError(f"{failures[0]} (measurements so far are in {results.path})")
-    if summary["errors"]:
-        raise UserError(f"{len(summary['errors'])} job(s) failed, the first: {summary['errors'][0]['error']} "
-                        f"(the others are measured; fix it and rerun with --resume)")
-
-
-def _run_id(results) -> str:
-    """The run continued (the last one in results.jsonl), else a new one. It names a folder on the device, so
-    only a run id this harness makes is taken from the file."""
-    from android_bench.harness.protocol import RUN_ID, new_run_id
-
-    previous = [r["run_id"] for r in results.records() if "run_id" in r]
-    if not previous:
-        return new_run_id()
-    if not isinstance(previous[-1], str) or not RUN_ID.fullmatch(previous[-1]):
-        raise UserError(f"{results.path}: run_id {str(previous[-1])[:40]!r} is not one this harness writes "
-                        "(run-YYYYMMDD-HHMMSS-xxxxxx); pass another --out")
-    return previous[-1]
-
-
-def _run_devices(devices, jobs, artifacts, config, results, args, flops) -> list[str]:
-    """Every device's jobs, concurrently; the lost devices' one-line errors. Any other failure in a device's thread
-    stops the others before their next job and is raised here (one line, not a thread's traceback); one writing
-    the output (a full disk) keeps what was measured and writes no summary, which could not be written either."""
-    from rich.progress import Progress
-
-    from android_bench.devices import DeviceError
-    from android_bench.harness.protocol import run_device
-
-    failures, crashed = [], []
-    stop = threading.Event()
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("benchmarking", total=len(jobs) * len(devices))
-
-        def on_device(device):
-            try:
-                run_device(device, jobs, artifacts, config, results, progress=lambda: progress.advance(task),
-                           stop=stop)
-            except DeviceError as exc:  # the others go on; this one's measurements are saved
-                if not stop.is_set():
-                    failures.append(str(exc))
-            except BaseException as exc:
-                crashed.append(exc)
-                stop.set()
-
-        # daemon threads: Ctrl-C reaches the main thread, which stops the devices' commands and writes the
-        # summary of what finished instead of waiting for every remaining job
-        workers = [threading.Thread(target=on_device, args=(d,), daemon=True) for d in devices]
-        for worker in workers:
-            worker.start()
-        try:
-            while any(w.is_alive() for w in workers):
-                for worker in workers:
-                    worker.join(timeout=0.2)
-        except KeyboardInterrupt:
-            stop.set()
-            for device in devices:
-                device.cancel(device.remote_dir(config.run_id))
-            for worker in workers:
-                worker.join(timeout=5)
-            _report(results, args, config, flops)
-            raise
-    if crashed and isinstance(crashed[0], OSError):
-        raise UserError(_write_failed(crashed[0], results, "the benchmark")) from crashed[0]
-    if crashed:
-        raise crashed[0]
-    return failures
-
-
-def _write_failed(exc: OSError, results, what: str) -> str:
-    """One line for an OSError that stopped `what`: ENOSPC named, what is kept, and how to go on."""
-    import errno
-
-    where = Path(exc.filename) if exc.filename else results.path.parent
-    if exc.errno == errno.ENOSPC:
-        cause, fix = "no space left on the disk (ENOSPC)", "free some space there"
-    else:
-        cause, fix = f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno, 'OSError')})", "fix that"
-    kept = len([r for r in results.records() if "timing" in r])
-    kept_in = "it" if where == results.path else results.path
-    return f"{what} stopped: {cause} at {where}; the {kept} measurement(s) made are kept in {kept_in}: {fix} and " \
-           "rerun with --resume"
+    failed(summary)
 
 
 def _report(results, args, config, flops) -> dict:
@@ -215,32 +130,6 @@ def counts_file(text: str) -> dict:
         raise argparse.ArgumentTypeError(f"{text}: no ratios in it; pass the counts.json of a finished `python -m "
                                          "android_bench.arm64 count` run")
     return counts
-
-
-def _inputs_and_flops(models: list[str], *, weights: str, seq_lens: list[int], folder: Path):
-    """Per model and length: the benchmark inputs as an .npz for the Python runner (android_bench.measurement.timing), and
-    the FLOPs of one forward pass (for the FLOP ratio beside the verdict); and the length distribution the summary
-    weighs the lengths with (android_bench.measurement.lengths)."""
-    import numpy as np
-
-    import models as zoo
-
-    from android_bench.measurement.flops import flops_by_length
-    from android_bench.measurement.lengths import distribution
-
-    folder.mkdir(parents=True, exist_ok=True)
-    inputs, flops, length_weights = {}, {}, None
-    for model in models:
-        loaded = zoo.load(model, weights=weights)
-        for n in seq_lens:
-            loaded.check_seq_len(n)
-        inputs[model] = {}
-        for n in seq_lens:
-            inputs[model][n] = folder / f"{loaded.name}-{n}.npz"
-            np.savez(inputs[model][n], **timing.benchmark_inputs(loaded.tokenizer, n))
-        flops[model] = {n: c["flops"] for n, c in flops_by_length(model, seq_lens, task=loaded.task).items()}
-        length_weights = length_weights or distribution(loaded.tokenizer)
-    return inputs, flops, length_weights
 
 
 if __name__ == "__main__":
