@@ -18,7 +18,8 @@ from android_bench.harness.protocol import big_core_mask, plan
 from android_bench.measurement.results import ratio_with_ci, summarize, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny", "--weights", "random", "--seq-len", "48"]
+TINY = ["--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny", "--weights", "random", "--seq-len", "48",
+        "--precisions", "fp32"]  # the shared default is fp32,int8 (harness.flags)
 
 
 @pytest.fixture(scope="module")
@@ -350,42 +351,41 @@ def test_interleaved_timing_alternates_turns_that_start_with_an_untimed_rewarm()
     assert turns == "ab" + "aaaa" + "bbbb" + "aaaa" + "bbbb" + "aa" + "bb"
 
 
-def test_isolated_timers_run_each_runtime_in_its_own_process(artifacts):
-    """android_bench.measurement.isolated on two real tiny ONNX artifacts: turns, cold start and each worker's own peak RSS."""
-    from functools import partial
+def test_local_jobs_run_each_runtime_in_its_own_process(artifacts, tmp_path):
+    """android_bench.harness.run.run_local (the studies' way to time, as `android_bench --device local`) on two real
+    tiny ONNX artifacts at two lengths: every job a process of its own, cold start and each process's own peak RSS."""
+    from argparse import Namespace
 
-    from android_bench.measurement import timing
+    from android_bench.harness.protocol import plan
     from android_bench.harness.artifacts import artifact_folder
-    from android_bench.measurement.isolated import Isolated
-    from export.runtimes import load_artifact
-    import models
+    from android_bench.harness.run import inputs_and_flops, run_local
+    from android_bench.measurement import timing
 
-    tokenizer = models.load("bert-tiny", weights="random").tokenizer
-    feeds = {n: timing.benchmark_inputs(tokenizer, n) for n in (24, 48)}  # one worker, both lengths
-    ballast = np.ones(2**27)  # 1 GiB resident in this process: a worker must not report it as its own peak
-    timers = {m: Isolated(m, partial(load_artifact, artifact_folder(artifacts, m, "onnx", "fp32", 48), threads=1),
-                          feeds) for m in ("squeezebert-tiny", "bert-tiny")}
-    try:
-        times = timing.time_turns({(m, n): timer.at(n) for n in feeds for m, timer in timers.items()}, runs=4,
-                                  warmup=1, block=3)
-        assert {k: len(t) for k, t in times.items()} == dict.fromkeys(((m, n) for m in timers for n in feeds), 4)
-        assert all(ms > 0 for t in times.values() for ms in t)
-        for timer in timers.values():
-            assert timer.cold_start["load_ms"] > 0 and timer.cold_start["first_inference_ms"] > 0
-            pid = timer.process.pid
-            peak = timer.stop()["peak_rss_mb"]
-            assert 20 < peak < timing.peak_rss_mb() - ballast.nbytes / 2**20 / 2 and pid != os.getpid()
-            assert not timer.process.is_alive()
-    finally:
-        for timer in timers.values():
-            timer.kill()
+    models = ["squeezebert-tiny", "bert-tiny"]
+    args = Namespace(out=tmp_path / "out", resume=False, threads=[1], warmup=1, runs=4, denormals="flush",
+                     weights="random")
+    inputs, _, weights = inputs_and_flops(models, weights="random", seq_lens=[24, 48], folder=tmp_path / "inputs")
+    folders = {(m, "onnx", "fp32"): artifact_folder(artifacts, m, "onnx", "fp32", 48) for m in models}
+    ballast = np.ones(2**27)  # 1 GiB resident in this process: a job must not report it as its own peak
+    records = run_local(args, plan(models, ["onnx"], ["fp32"], [1], 1, [24, 48]), folders, inputs=inputs,
+                        length_weights=weights).records()
+    assert {(r["model"], r["seq_len"]) for r in records} == {(m, n) for m in models for n in (24, 48)}
+    for r in records:
+        extra = r["timing"]["extra"]
+        assert len(r["timing"]["samples_ms"]) == 4 and all(ms > 0 for ms in r["timing"]["samples_ms"])
+        assert extra["load_ms"] > 0 and extra["first_inference_ms"] > 0 and r["runner"] == "python"
+        assert 20 < extra["peak_rss_mb"] < timing.peak_rss_mb() - ballast.nbytes / 2**20 / 2
 
 
-def test_isolated_timer_that_cannot_open_names_its_path(tmp_path):
-    from functools import partial
+def test_local_job_that_cannot_open_names_its_path(tmp_path):
+    from argparse import Namespace
 
-    from android_bench.measurement.isolated import Isolated
-    from export.runtimes import load_artifact
+    from android_bench.harness.protocol import plan
+    from android_bench.harness.run import run_local
+    from export.runtimes import ArtifactError
 
-    with pytest.raises(RuntimeError, match=r"^squeezebert onnx-fp32: .*missing"):
-        Isolated("squeezebert onnx-fp32", partial(load_artifact, tmp_path / "missing", threads=1), {})
+    args = Namespace(out=tmp_path / "out", resume=False, threads=[1], warmup=1, runs=4, denormals="flush",
+                     weights="random")
+    with pytest.raises(ArtifactError, match=r"missing.*no manifest.json"):
+        run_local(args, plan(["squeezebert"], ["onnx"], ["fp32"], [1], 1), {("squeezebert", "onnx", "fp32"):
+                  tmp_path / "missing"}, inputs={}, length_weights=None)

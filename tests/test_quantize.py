@@ -148,8 +148,8 @@ def test_bench_writes_interleaved_timings_for_each_precision(tmp_path):
     """The benchmark script runs end to end (tiny model, few runs); the numbers themselves are not asserted."""
     from android_bench.studies.precision import main
 
-    assert main(["--models", "bert-tiny", "--formats", "onnx", "--runs", "3", "--warmup", "1",
-                 "--out", str(tmp_path)]) == 0
+    assert main(["--models", "bert-tiny", "--formats", "onnx", "--runs", "3", "--warmup", "1", "--threads", "1",
+                 "--rounds", "1", "--weights", "random", "--out", str(tmp_path)]) == 0
     bench = json.loads((tmp_path / "bench.json").read_text())
     (row,) = bench["results"]
     assert (row["model"], row["format"], row["runs"]) == ("bert-tiny", "onnx", 3)

@@ -7,7 +7,8 @@ whichever command times it.
 - cold start: load time and the first inference, timed on their own before any warm-up (`cold_start`);
 - warm-up: WARMUP untimed runs at each timed length; then RUNS timed runs, each after a PAUSE_S pause; several
   runtimes (and lengths) timed together alternate in turns of one untimed and up to BLOCK timed runs
-  (`time_turns`), each runtime in this process (`time_interleaved`) or in its own (android_bench.measurement.isolated); a
+  (`time_turns`), each runtime in this process (`time_interleaved`): one process per job, scheduled by
+  android_bench.harness.run for the device harness and the studies alike; a
   turn at another length than the runtime's last run starts with RESIZE_WARMUP more untimed runs;
 - denormal floats flushed to zero while timing (`denormals`, recorded);
 - peak resident memory: the process's own high-water mark (`peak_rss_mb`, VmHWM).
@@ -118,23 +119,6 @@ class InProcess:
             times.append((time.perf_counter() - start) * 1e3)
         return times
 
-    def at(self, length: int) -> "AtLength":
-        return AtLength(self, length)
-
-
-class AtLength:
-    """The timer of one runtime at one length: `time_turns` alternates these like runtimes, so lengths join the
-    round robin (drift hits every length alike) while each runtime stays one process and one loaded model."""
-
-    def __init__(self, timer, length: int):
-        self.timer, self.length = timer, length
-
-    def warm(self, n: int) -> None:
-        self.timer.warm(n, self.length)
-
-    def turn(self, n: int) -> list[float]:
-        return self.timer.turn(n, self.length)
-
 
 def time_interleaved(runtimes: dict, feeds: dict, *, runs: int = RUNS, warmup: int = WARMUP,
                      block: int = BLOCK) -> dict[object, list[float]]:
@@ -146,8 +130,7 @@ def time_interleaved(runtimes: dict, feeds: dict, *, runs: int = RUNS, warmup: i
 def time_turns(timers: dict, *, runs: int = RUNS, warmup: int = WARMUP, block: int = BLOCK) -> dict[object, list[float]]:
     """Timings in ms: `warmup` untimed runs each, then turns in a round robin (A B C A B C ...) until each
     timer has `runs` timings; a turn is one untimed run and up to `block` timed runs (`InProcess.turn`). A
-    timer is an `InProcess` runtime or one in its own process (android_bench.measurement.isolated); one timer is the case
-    of one, so a runtime alone (the Python runner) and among others (efficiency) measure the same thing.
+    timer is an `InProcess` runtime; the Python runner times its one runtime as the case of one.
 
     Why turns, not single runs: a run right after another model's is slower, and an app runs its one model
     again and again. Seq 128, 1 thread, 12 paths in one process (2-core EPYC, AVX-512 VNNI): alternating single

@@ -1,113 +1,121 @@
 """`python -m android_bench.studies.precision`: fp32 vs int8 latency per format, side by side in one run (not a test).
 
-For each model and format: export fp32 and int8 in one conversion at the longest `--seq-len` (reused when
-`<out>/<model>/<format>-fp32-seq<N>` and `-int8-seq<N>` already hold them), then time both in the desktop runtime at
-every length, interleaved (fp32, int8, fp32, ... over the lengths) so drift hits both and every length, and print
-medians, p10/p90, the int8 speedup and each length's share of the longest's latency per length. Results are written
-to `<out>/bench.json` after every pair, so an interrupted run keeps what it measured; with several lengths also the
-latency under a length distribution (android_bench.measurement.lengths) and `<out>/latency_by_length.png`.
+For each model and format: export fp32 and int8 in one conversion at the longest `--seq-len` (reused from
+OUT/artifacts), then time both at every length and thread count exactly as `python -m android_bench --device local`
+does (android_bench.harness.run: the jobs of harness.protocol.plan in --rounds rounds, models and lengths
+alternating, each job one process of the Python runner, every result appended to OUT/results.jsonl as it arrives,
+`--resume` continues), and print medians, p10/p90, the int8 speedup, the size ratio and each length's share of the
+longest's latency. Written to OUT/bench.json; with several lengths also the latency under a length distribution
+(android_bench.measurement.lengths) and OUT/latency_by_length.png.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from pathlib import Path
-
-import numpy as np
 
 from android_bench.harness import flags
 from android_bench.measurement import timing
-from android_bench.measurement.timing import DENORMALS, denormals, time_turns
 
 log = logging.getLogger("android_bench")
+PRECISIONS = ("fp32", "int8")
 
 
 def run(args) -> list[dict]:
-    import models
+    from android_bench.harness.artifacts import conversion_order, ensure_artifact
+    from android_bench.harness.protocol import plan
+    from android_bench.harness.run import failed, inputs_and_flops, run_local
+
+    flags.check_seq_lens(args.models, args.seq_len)
+    flags.check_precisions(args.formats, list(PRECISIONS))
+    # int8 first: a missing fp32 artifact is made in the same conversion (artifacts.conversion_order); one
+    # artifact per precision at the longest length, timed at every length
+    artifacts = {(m, f, p): ensure_artifact(args.out / "artifacts", m, f, p, weights=args.weights,
+                                            seq_len=max(args.seq_len))
+                 for m in args.models for f in args.formats for p in conversion_order(PRECISIONS)}
+    inputs, _, weights = inputs_and_flops(args.models, weights=args.weights, seq_lens=args.seq_len,
+                                          folder=args.out / "inputs")
+    jobs = plan(args.models, args.formats, list(PRECISIONS), args.threads, args.rounds, args.seq_len)
+    results = run_local(args, jobs, artifacts, inputs=inputs, length_weights=weights,
+                        on_interrupt=lambda log_: _report(args, log_.records(), weights, artifacts))
+    report, summary = _report(args, results.records(), weights, artifacts)
+    failed(summary)
+    return report["results"]
+
+
+def _report(args, records: list[dict], weights: dict, artifacts: dict) -> tuple[dict, dict]:
+    """bench.json (the plot, the history, the table) from the harness's records."""
     from export import write_json_atomic
-    from export.runtimes import load_artifact, read_manifest
 
     from android_bench.measurement import lengths as by_length
-    from android_bench.harness.artifacts import ensure_artifact
+    from android_bench.measurement.history import save_run
     from android_bench.measurement.machine import describe
-    from android_bench.measurement.timing import InProcess
+    from android_bench.measurement.results import summarize
 
-    results, path, seq_lens = [], args.out / "bench.json", args.seq_len
-    longest = max(seq_lens)
-    flags.check_seq_lens(args.models, seq_lens)
-    flags.check_precisions(args.formats, ["fp32", "int8"])
-    described, weights = {}, None
-    for name in args.models:
-        loaded = models.load(name, weights=args.weights)
-        for length in seq_lens:
-            loaded.check_seq_len(length)
-        weights = weights or by_length.distribution(loaded.tokenizer)
-        inputs = {length: timing.benchmark_inputs(loaded.tokenizer, length) for length in seq_lens}
-        described[name] = [timing.describe_inputs(feed) for feed in inputs.values()]
-        for fmt in args.formats:
-            # int8 first: a missing fp32 artifact is made in the same conversion (artifacts.conversion_order); one
-            # artifact per precision at the longest length, timed at every length
-            int8_dir, fp32_dir = (ensure_artifact(args.out, name, fmt, precision, weights=args.weights,
-                                                  seq_len=longest, threads=args.threads)
-                                  for precision in ("int8", "fp32"))
-            with denormals(args.denormals):
-                runtimes = {"fp32": InProcess(load_artifact(fp32_dir, threads=args.threads), inputs),
-                            "int8": InProcess(load_artifact(int8_dir, threads=args.threads), inputs)}
-                # fp32 and int8 alternate at each length; the lengths join the round robin
-                timers = {(precision, length): timer.at(length) for length in seq_lens
-                          for precision, timer in runtimes.items()}
-                times = time_turns(timers, runs=args.runs, warmup=args.warmup)
-            size_ratio = read_manifest(int8_dir)["quantization"]["size_bytes"]["ratio"]
-            for length in seq_lens:
-                t = {precision: times[(precision, length)] for precision in runtimes}
-                row = {"model": name, "format": fmt, "seq_len": length, "artifact_seq_len": longest,
-                       "threads": args.threads, "runs": args.runs,
-                       **{f"{k}_median_ms": float(np.median(v)) for k, v in t.items()},
-                       **{f"{k}_p10_ms": float(np.percentile(v, 10)) for k, v in t.items()},
-                       **{f"{k}_p90_ms": float(np.percentile(v, 90)) for k, v in t.items()},
-                       "int8_speedup": float(np.median(t["fp32"]) / np.median(t["int8"])),
-                       "size_ratio": size_ratio, "times_ms": {k: [round(x, 3) for x in v] for k, v in t.items()}}
-                if length != longest:  # the acceptance check: a short input costs its length, from one asset
-                    for k in t:
-                        row[f"{k}_over_longest"] = float(np.median(t[k]) / np.median(times[(k, longest)]))
-                results.append(row)
-                log.info("%-26s %-12s seq %4d  fp32 %7.1f ms  int8 %7.1f ms  speedup %.2fx  size %.2fx", name, fmt,
-                         length, row["fp32_median_ms"], row["int8_median_ms"], row["int8_speedup"], row["size_ratio"])
-            report = {"machine": describe(), "denormals": DENORMALS[args.denormals], "seq_lens": seq_lens,
-                      "artifact_seq_len": longest,
-                      "protocol": timing.record(warmup=args.warmup, runs=args.runs, denormals=args.denormals),
-                      "inputs": described, "results": results}
-            if len(seq_lens) > 1:
-                report["at_length_distribution"] = _distribution(results, weights)
-            write_json_atomic(path, report)
-    if len(seq_lens) > 1:
-        rows = [{"model": r["model"], "line": f"{r['format']}-{k}", "seq_len": r["seq_len"],
-                 "median_ms": r[f"{k}_median_ms"], "p10_ms": r[f"{k}_p10_ms"], "p90_ms": r[f"{k}_p90_ms"]}
-                for r in results for k in ("fp32", "int8")]
+    summary = summarize(records, baseline=args.models[-1])
+    results = _rows(args, records, summary["latency"], artifacts)
+    report = {"machine": describe(), "denormals": timing.DENORMALS[args.denormals], "seq_lens": args.seq_len,
+              "artifact_seq_len": max(args.seq_len), "rounds": args.rounds,
+              "protocol": timing.record(warmup=args.warmup, runs=args.runs, denormals=args.denormals),
+              "inputs": _inputs(records), "results": results, "errors": summary["errors"]}
+    dist = by_length.at_length_distribution(summary["latency"], weights,
+                                            key=("model", "format", "precision", "threads"))
+    if dist:
+        report["at_length_distribution"] = dist
+    write_json_atomic(args.out / "bench.json", report)
+    if len(args.seq_len) > 1:
+        rows = [{"model": r["model"], "line": f"{r['format']}-{r['precision']} {r['threads']}t", **r}
+                for r in summary["latency"]]
         plot = by_length.plot_latency_by_length(rows, args.out / by_length.PLOT, panel=lambda r: r["model"],
                                                 line=lambda r: r["line"],
-                                                title=f"android_bench.studies.precision: median latency against length, "
-                                                      f"{args.threads} thread(s) (one artifact per precision)")
+                                                title="android_bench.studies.precision: median latency against "
+                                                      "length (one artifact per precision)")
         log.info("wrote %s", plot)
-    from android_bench.measurement.history import save_run
-
     log.info("saved to the history: %s", save_run("int8", report, args.out.parent / "history"))
-    _table(results, report.get("at_length_distribution"), args.models, report["machine"])
-    return results
+    _table(results, dist or None, args.models, report["machine"])
+    return report, summary
 
 
-def _distribution(results: list[dict], weights: dict[int, float]) -> dict:
-    """Per model, format and precision, the latency expected under android_bench.measurement.lengths.DISTRIBUTION."""
-    from android_bench.measurement import lengths as by_length
+def _inputs(records: list[dict]) -> dict:
+    """{model: [what was fed at each length]} (the Python runner's record of it)."""
+    found: dict[str, dict] = {}
+    for r in records:
+        if "timing" in r:
+            found.setdefault(r["model"], {})[r["seq_len"]] = r["timing"]["extra"]["inputs"]
+    return {m: [by_len[n] for n in sorted(by_len)] for m, by_len in found.items()}
 
-    series: dict[tuple, dict[int, float]] = {}
-    for r in results:
-        for k in ("fp32", "int8"):
-            series.setdefault((r["model"], r["format"], k), {})[r["seq_len"]] = r[f"{k}_median_ms"]
-    rows = [{"model": m, "format": f, "precision": k, "expected_ms": by_length.expected_latency(medians, weights),
-             "measured_lengths": sorted(medians)} for (m, f, k), medians in series.items()]
-    return {**by_length.summary(weights, sorted({r["seq_len"] for r in results})), "results": rows}
+
+def _rows(args, records: list[dict], latency: list[dict], artifacts: dict) -> list[dict]:
+    """Per model, format, threads and length: fp32 and int8 side by side, the speedup and the size ratio."""
+    from export.runtimes import read_manifest
+
+    from android_bench.measurement.results import samples_of
+
+    stats = {(r["model"], r["format"], r["precision"], r["threads"], r["seq_len"]): r for r in latency}
+    ok = [r for r in records if "error" not in r]
+    rows, longest = [], max(args.seq_len)
+    for m in args.models:
+        for f in args.formats:
+            size_ratio = read_manifest(artifacts[(m, f, "int8")])["quantization"]["size_bytes"]["ratio"]
+            for t in args.threads:
+                for n in args.seq_len:
+                    got = {k: stats.get((m, f, k, t, n)) for k in PRECISIONS}
+                    if not all(got.values()):
+                        continue
+                    times = {k: samples_of([r for r in ok if (r["model"], r["format"], r["precision"], r["threads"],
+                                                              r["seq_len"]) == (m, f, k, t, n)])[0] for k in PRECISIONS}
+                    row = {"model": m, "format": f, "seq_len": n, "artifact_seq_len": longest, "threads": t,
+                           "runs": args.runs, "invocations": got["fp32"]["invocations"],
+                           **{f"{k}_{s}_ms": got[k][f"{s}_ms"] for k in PRECISIONS for s in ("median", "p10", "p90")},
+                           "int8_speedup": got["fp32"]["median_ms"] / got["int8"]["median_ms"],
+                           "size_ratio": size_ratio,
+                           "times_ms": {k: [round(float(x), 3) for x in v] for k, v in times.items()}}
+                    base = {k: stats.get((m, f, k, t, longest)) for k in PRECISIONS}
+                    if n != longest and all(base.values()):  # a short input costs its length, from one asset
+                        for k in PRECISIONS:
+                            row[f"{k}_over_longest"] = got[k]["median_ms"] / base[k]["median_ms"]
+                    rows.append(row)
+    return rows
 
 
 def _table(results: list[dict], dist: dict | None, names: list[str], machine: dict) -> None:
@@ -118,41 +126,36 @@ def _table(results: list[dict], dist: dict | None, names: list[str], machine: di
     from android_bench.measurement.machine import header
 
     table = Table(title=f"fp32 vs int8 (median ms, interleaved runs, real tokens only)\n{header(machine)}")
-    for col in ("model", "format", "seq", "fp32", "int8", "speedup", "size", "fp32/int8 vs longest"):
+    for col in ("model", "format", "threads", "seq", "fp32", "int8", "speedup", "size", "fp32/int8 vs longest"):
         table.add_column(col)
     for r in results:
         share = (f"{r['fp32_over_longest']:.2f}x / {r['int8_over_longest']:.2f}x" if "fp32_over_longest" in r else "")
-        table.add_row(r["model"], r["format"], str(r["seq_len"]), f"{r['fp32_median_ms']:.1f}",
+        table.add_row(r["model"], r["format"], str(r["threads"]), str(r["seq_len"]), f"{r['fp32_median_ms']:.1f}",
                       f"{r['int8_median_ms']:.1f}", f"{r['int8_speedup']:.2f}x", f"{r['size_ratio']:.2f}x", share)
     console = Console()
     console.print(table)
-    by_length.print_distribution(console, dist, names, key=lambda r: (r["format"], r["precision"]),
-                                 label=lambda r: f"{r['format']}-{r['precision']}")
+    by_length.print_distribution(console, dist, names, key=lambda r: (r["format"], r["precision"], r["threads"]),
+                                 label=lambda r: f"{r['format']}-{r['precision']} {r['threads']}t")
+
+
+def parser() -> argparse.ArgumentParser:
+    from export import ArgumentParser
+
+    p = ArgumentParser(prog="python -m android_bench.studies.precision",
+                       description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    flags.add_shared(p, out="build/precision", omit=("precisions",))  # always fp32 against int8
+    p.add_argument("--resume", action="store_true",
+                   help="continue OUT/results.jsonl: jobs already measured there are skipped")
+    return p
 
 
 def main(argv=None) -> int:
-    from export import ArgumentParser, available_formats, ensure_writable_dir, run_main
-
-    p = ArgumentParser(prog="python -m android_bench.studies.precision", description=__doc__.split("\n\n")[0].split(": ", 1)[1])
-    p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased",
-                   help="comma-separated")
-    p.add_argument("--formats", type=flags.names(available_formats(), what="format"),
-                   default="torchscript,onnx,tflite,executorch", help="comma-separated")
-    p.add_argument("--weights", default="random", help="hub, random or a checkpoint folder")
-    p.add_argument("--seq-len", type=flags.seq_lens, default="128",
-                   help="comma-separated sequence lengths, e.g. 16,32,64,128: one artifact per precision made at the "
-                        "longest, timed at every length with that many real tokens (no padding), lengths interleaved")
-    p.add_argument("--threads", type=flags.positive_int, default=1, help="runtime threads")
-    p.add_argument("--runs", type=flags.positive_int, default=timing.RUNS, help="timed runs per precision")
-    p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP, help="untimed runs first")
-    p.add_argument("--denormals", choices=list(DENORMALS), default="flush", help="see android_bench.measurement.timing.denormals")
-    p.add_argument("--out", type=Path, default=Path("build/qbench"), help="artifacts and bench.json")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
+    from export import ensure_writable_dir, run_main
 
     def go(args):
         ensure_writable_dir(args.out)
         run(args)
-    return run_main(flags.one_writer(go), argv, parser=p)
+    return run_main(flags.one_writer(go), argv, parser=parser())
 
 
 if __name__ == "__main__":
