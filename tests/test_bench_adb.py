@@ -34,7 +34,7 @@ def artifacts(tmp_path_factory):
 def bench(adb_server, device, out: Path, artifacts: Path, *args) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "android_bench", *TINY, "--device", device.serial, "-P", str(adb_server.port),
            "--artifacts", str(artifacts), "--out", str(out), "--runner", "python", "--device-python", sys.executable,
-           "--formats", "onnx", "--threads", "1", "--rounds", "1", "--runs", "30", "--cooldown-cap", "0", *args]
+           "--formats", "onnx", "--precisions", "fp32", "--threads", "1", "--rounds", "1", "--runs", "30", "--cooldown-cap", "0", *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, **adb_server.env})
 

@@ -208,7 +208,7 @@ def test_ctrl_c_stops_a_benchmark_within_seconds_and_keeps_a_summary(tmp_path):
         ensure_artifact(artifacts, model, "onnx", "fp32", weights="random", seq_len=32)
     out = tmp_path / "out"
     proc = _start("android_bench", "--models", "squeezebert-tiny,bert-tiny", "--baseline", "bert-tiny",
-                  "--weights", "random", "--seq-len", "32", "--formats", "onnx", "--threads", "1", "--rounds", "20",
+                  "--weights", "random", "--seq-len", "32", "--formats", "onnx", "--precisions", "fp32", "--threads", "1", "--rounds", "20",
                   "--runs", "30", "--device", "local", "--artifacts", str(artifacts), "--out", str(out))
     results = out / "results.jsonl"
     deadline = time.monotonic() + 300

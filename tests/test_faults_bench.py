@@ -51,7 +51,7 @@ def artifacts(tmp_path_factory, hostile):
 
 def bench_argv(out: Path, artifacts: Path, models: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "android_bench", "--models", models, "--baseline", "bert-tiny", "--weights",
-            "random", "--seq-len", SEQ, "--formats", "onnx", "--threads", "1", "--rounds", "1", "--runs", "30",
+            "random", "--seq-len", SEQ, "--formats", "onnx", "--precisions", "fp32", "--threads", "1", "--rounds", "1", "--runs", "30",
             "--cooldown-cap", "0", "--artifacts", str(artifacts), "--out", str(out), *args]
 
 
