@@ -129,6 +129,14 @@ void capture_log(
   exit(code);
 }
 
+// A per-input flag listing another number of entries than the method has inputs: one line, exit 2.
+[[noreturn]] void wrong_count(const std::string& flag, size_t given, const char* unit, size_t inputs,
+                              const std::string& fix) {
+  fail(flag + " has " + std::to_string(given) + " " + unit + " but the method has " + std::to_string(inputs) +
+           " inputs; " + fix,
+       2);
+}
+
 std::string describe(Error e) {
   char buf[96];
   snprintf(buf, sizeof(buf), "%s (0x%x)", executorch::runtime::to_string(e), static_cast<unsigned>(e));
@@ -463,26 +471,22 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> range_specs = split(opt.value_range, ':');
   if (range_specs.size() != 1 && range_specs.size() != num_inputs) {
-    fail("--input-value-range has " + std::to_string(range_specs.size()) + " ranges but the method has " +
-             std::to_string(num_inputs) + " inputs; give one LOW,HIGH for all or one per input",
-         2);
+    wrong_count("--input-value-range", range_specs.size(), "ranges", num_inputs,
+                "give one LOW,HIGH for all or one per input");
   }
   std::vector<std::string> file_specs;
   if (!opt.input_files.empty()) {
     file_specs = split(opt.input_files, ':');
     if (file_specs.size() != num_inputs) {
-      fail("--input-files has " + std::to_string(file_specs.size()) + " files but the method has " +
-               std::to_string(num_inputs) + " inputs; give one per input, joined by ':'",
-           2);
+      wrong_count("--input-files", file_specs.size(), "files", num_inputs, "give one per input, joined by ':'");
     }
   }
   std::vector<std::string> shape_specs;
   if (!opt.input_shapes.empty()) {
     shape_specs = split(opt.input_shapes, ',');
     if (shape_specs.size() != num_inputs) {
-      fail("--input-shapes has " + std::to_string(shape_specs.size()) + " entries but the method has " +
-               std::to_string(num_inputs) + " inputs; leave an entry empty to keep a declared shape",
-           2);
+      wrong_count("--input-shapes", shape_specs.size(), "entries", num_inputs,
+                  "leave an entry empty to keep a declared shape");
     }
   }
 
