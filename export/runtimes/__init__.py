@@ -18,6 +18,8 @@ from models.errors import UserError
 # suffix -> module (under export.runtimes) that registers the runtime for it
 _MODULES = {".pt": "torchscript", ".ptl": "torchscript", ".onnx": "onnxruntime", ".tflite": "litert",
             ".pte": "executorch"}
+# suffixes whose runtime has a per-op profiler (`profile=True`, then its `op_profile(skip)`), with the format
+PROFILED = {".onnx": "onnx", ".pte": "executorch"}
 _RUNTIMES: dict[str, type] = {}
 T = TypeVar("T")
 
@@ -38,6 +40,14 @@ class Runtime(Protocol):
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
+class Profiled(Runtime, Protocol):
+    """A runtime opened with `profile=True`: its own profiler's per-op times of every run."""
+
+    def op_profile(self, skip: int = 0) -> list[dict]:
+        """Per run after the first `skip`: {op type: ms, "<op>#count": how many ran}. Call once, after the runs."""
+        ...
+
+
 def register_runtime(*suffixes: str):
     def wrap(cls):
         for suffix in suffixes:
@@ -48,22 +58,29 @@ def register_runtime(*suffixes: str):
 
 def open_runtime(path: str | Path, *, input_names, output_names, threads: int | None = None,
                  seq_len_range: tuple[int, int] | None = None, value_ranges: dict | None = None,
-                 max_sequence: int | None = None) -> Runtime:
+                 max_sequence: int | None = None, profile: bool = False) -> Runtime:
     """Load the model file at `path` in the desktop runtime for its suffix. `seq_len_range`: the lengths a file
     with a bounded sequence takes (its manifest's), refused outside it in one line by its runtime.
     `value_ranges`: input name -> [low, high] (the contract's: ids in the vocabulary), `max_sequence`: the most
-    tokens the model embeds. Every `run` checks its inputs first (export/runtimes/_checks.py), in one line."""
+    tokens the model embeds. Every `run` checks its inputs first (export/runtimes/_checks.py), in one line.
+    `profile`: the runtime's own per-op profiler on (a `Profiled` runtime); refused in one line by runtimes that
+    have none (LiteRT, TorchScript)."""
     from ._checks import CheckedRuntime
 
     path = Path(path)
     suffix = path.suffix
     if suffix not in _MODULES:
         raise ArtifactError(f"{path.name}: unknown model file type {suffix!r}; expected one of {', '.join(_MODULES)}")
+    if profile and suffix not in PROFILED:
+        raise ArtifactError(f"{path.name}: profile=True needs a runtime with a per-op profiler, which "
+                            f"{_MODULES[suffix]} has not; profile one of the formats {', '.join(PROFILED.values())}")
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file; export it first")
     importlib.import_module(f"{__name__}.{_MODULES[suffix]}")
     cls = _RUNTIMES[suffix]
     bounds = {"seq_len_range": tuple(seq_len_range)} if seq_len_range else {}  # only bounded formats take it
+    if profile:
+        bounds["profile"] = True  # only the profiled formats take it
     try:
         runtime = cls(path, input_names=list(input_names), output_names=list(output_names), threads=threads, **bounds)
     except UserError:
@@ -192,9 +209,10 @@ def read_verified(artifact_dir: str | Path) -> dict:
     return read_consistent(artifact_dir, lambda manifest: None)[0]
 
 
-def open_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> tuple[dict, Runtime]:
+def open_artifact(artifact_dir: str | Path, *, threads: int | None = None,
+                  profile: bool = False) -> tuple[dict, Runtime]:
     """The manifest and the model file opened in its runtime, both of one generation of the folder; the runtime
-    checks its inputs against the manifest's limits (vocabulary, sequence)."""
+    checks its inputs against the manifest's limits (vocabulary, sequence). `profile`: as in `open_runtime`."""
     from ._checks import manifest_max_sequence, manifest_value_ranges
 
     return read_consistent(artifact_dir, lambda manifest: open_runtime(
@@ -205,13 +223,14 @@ def open_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> tu
         seq_len_range=manifest.get("seq_len_range"),
         value_ranges=manifest_value_ranges(manifest),
         max_sequence=manifest_max_sequence(manifest),
+        profile=profile,
     ))
 
 
-def load_artifact(artifact_dir: str | Path, *, threads: int | None = None) -> Runtime:
+def load_artifact(artifact_dir: str | Path, *, threads: int | None = None, profile: bool = False) -> Runtime:
     """Open the model file of an artifact folder (checked against its manifest), with its input/output names."""
-    return open_artifact(artifact_dir, threads=threads)[1]
+    return open_artifact(artifact_dir, threads=threads, profile=profile)[1]
 
 
-__all__ = ["ArtifactError", "InputShapeError", "Runtime", "load_artifact", "open_artifact", "open_runtime",
-           "read_consistent", "read_manifest", "read_verified", "register_runtime", "verify_files"]
+__all__ = ["PROFILED", "ArtifactError", "InputShapeError", "Profiled", "Runtime", "load_artifact", "open_artifact",
+           "open_runtime", "read_consistent", "read_manifest", "read_verified", "register_runtime", "verify_files"]
