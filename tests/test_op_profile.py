@@ -8,7 +8,7 @@ import pytest
 def test_op_profile_of_onnx_and_executorch(cli, tmp_path):
     proc = cli("android_bench.studies.op_profile", "--models", "squeezebert-tiny", "--formats", "onnx,executorch",
                "--precisions", "fp32", "--threads", "1,2", "--seq-len", "16", "--runs", "3", "--warmup", "1",
-               "--out", str(tmp_path / "prof"))
+               "--rounds", "1", "--weights", "random", "--out", str(tmp_path / "prof"))
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "prof" / "op_profile.json").read_text())
     assert report["machine"]["cpu"] in proc.stdout and report["inputs"]["squeezebert-tiny"]["real_tokens"] == 16
@@ -36,3 +36,38 @@ def test_op_profile_refuses_tflite_in_one_line(cli, tmp_path):
     assert proc.returncode != 0 and len(err.splitlines()) == 1 and "Traceback" not in err
     assert "no per-op profiler" in err and "onnx, executorch" in err
     assert not (tmp_path / "artifacts").exists()  # refused before any export
+
+
+def test_runtime_profile_gives_per_op_times_within_each_run(exported):
+    """export.runtimes' profile=True on a tiny ONNX artifact: one profile per run, every op type with a count, the
+    op times of a run summing to at most that run's time."""
+    import time
+
+    from android_bench.measurement import timing
+    from export.runtimes import load_artifact
+
+    loaded, artifact = exported("onnx", "squeezebert-tiny", "feature-extraction", 16)
+    feed = timing.benchmark_inputs(loaded.tokenizer, 16)
+    runtime = load_artifact(artifact.dir, threads=1, profile=True)
+    wall = []
+    for _ in range(4):
+        start = time.perf_counter()
+        runtime.run(feed)
+        wall.append((time.perf_counter() - start) * 1e3)
+    per_run = runtime.op_profile(skip=1)
+    assert len(per_run) == 3
+    for run, ms in zip(per_run, wall[1:]):
+        ops = [k for k in run if not k.endswith("#count")]
+        assert "MatMul" in ops and all(run[f"{op}#count"] >= 1 for op in ops)
+        assert 0 < sum(run[op] for op in ops) <= ms
+
+
+def test_litert_refuses_profile_in_one_line(tmp_path):
+    from export.runtimes import ArtifactError, open_runtime
+
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"\0" * 16)
+    with pytest.raises(ArtifactError) as refused:
+        open_runtime(model, input_names=["input_ids"], output_names=["logits"], profile=True)
+    text = str(refused.value)
+    assert len(text.splitlines()) == 1 and "profile" in text and "onnx, executorch" in text

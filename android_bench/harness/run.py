@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from models.errors import UserError
@@ -48,22 +49,22 @@ def settings_of(args) -> Settings:
     return Settings(threads=args.threads[0], warmup=args.warmup, runs=args.runs, denormals=args.denormals)
 
 
-def local_config(args, run_id: str, *, inputs: dict, length_weights: dict | None) -> RunConfig:
+def local_config(args, run_id: str, *, inputs: dict, length_weights: dict | None, profile: bool = False) -> RunConfig:
     """The configuration of `python -m android_bench --device local --runner python`, for the studies."""
-    return RunConfig(run_id=run_id, settings=settings_of(args), runner="python", device_python=sys.executable,
-                     inputs=inputs, weights=args.weights, length_weights=length_weights)
+    return RunConfig(run_id=run_id, settings=replace(settings_of(args), profile=profile), runner="python",
+                     device_python=sys.executable, inputs=inputs, weights=args.weights, length_weights=length_weights)
 
 
 def run_local(args, jobs: list, artifacts: dict, *, inputs: dict, length_weights: dict | None,
-              on_interrupt=None) -> ResultLog:
+              on_interrupt=None, profile: bool = False) -> ResultLog:
     """The jobs on this machine with the Python runner, as `python -m android_bench --device local` runs them;
     results in OUT/results.jsonl (continued with args.resume). A failed job is recorded and raised at the end
-    by the caller (`failed`)."""
+    by the caller (`failed`). `profile`: the runtimes' per-op profilers on (Timing.extra["op_profile"])."""
     from android_bench.devices import connect
 
     results, run_id = open_log(args.out, resume=args.resume)
     devices = connect("local", workdir=args.out / "local-device")
-    config = local_config(args, run_id, inputs=inputs, length_weights=length_weights)
+    config = local_config(args, run_id, inputs=inputs, length_weights=length_weights, profile=profile)
     failures = run_devices(devices, jobs, artifacts, config, results,
                            on_interrupt=on_interrupt and (lambda: on_interrupt(results)))
     if failures:

@@ -49,6 +49,7 @@ class Settings:
     taskset: str | None = None  # hex CPU mask for big-core pinning
     timeout: float = 1800
     seq_len: int | None = None  # the length fed; None: the artifact's (its manifest's seq_len)
+    profile: bool = False  # the Python runner: the runtime's per-op profiler on (op_profile in Timing.extra)
 
     def length(self, manifest: dict) -> int:
         """The sequence length to feed: the job's, else the artifact's."""

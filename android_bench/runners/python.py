@@ -35,7 +35,7 @@ class PythonRunner(Runner):
                             "with the artifact")
         return [self.python, "py/pyrunner.py", "--artifact", pushed.folder, "--inputs", pushed.inputs[length],
                 "--threads", str(settings.threads), "--warmup", str(settings.warmup), "--runs", str(settings.runs),
-                "--denormals", settings.denormals, "--out", "result.json"]
+                "--denormals", settings.denormals, *(["--profile"] if settings.profile else []), "--out", "result.json"]
 
     def parse(self, output: str, device, remote_dir: str) -> Timing:
         if DONE_MARKER not in output:
@@ -47,4 +47,5 @@ class PythonRunner(Runner):
         samples = result["samples_ms"]
         return Timing(mean_ms=sum(samples) / len(samples), count=len(samples), samples_ms=samples,
                       extra={key: result[key] for key in ("load_ms", "first_inference_ms", "peak_rss_mb", "runtime",
-                                                          "protocol", "inputs", "python")})
+                                                          "protocol", "inputs", "python", "op_profile")
+                             if key in result})

@@ -1,32 +1,28 @@
 """`python -m android_bench.studies.op_profile`: where the time goes, per op type, at each thread count (a benchmark).
 
-    python -m android_bench.studies.op_profile --threads 1,2 --formats onnx,executorch --precisions fp32,int8 --runs 20
+    python -m android_bench.studies.op_profile --threads 1,2 --formats onnx,executorch --precisions fp32,int8
 
-For each model, format and precision (the artifacts android_bench.studies.efficiency times, made at --seq-len, fed that
-many real tokens: android_bench.measurement.timing.benchmark_inputs) and each thread count, the runtime's own profiler over
---runs runs after --warmup: ONNX Runtime's (SessionOptions.enable_profiling: one event per node) and ExecuTorch's
-ETDump (per op, inside the XNNPACK delegate too; the OPERATOR_CALL and DELEGATE_CALL wrappers are not counted
-again). Per op type: the median per-run time and count, and its gain from the fewest threads to each other count;
-the top ops by time are printed, all of them saved in op_profile.json (after every artifact) with the CPU.
-TFLite has no per-op profiler on the desktop (ai_edge_litert's Interpreter exposes none; benchmark_model is not on
-PyPI), so `--formats tflite` is refused. Each profile runs in a process of its own (spawned: its own thread pool).
+Every artifact (per model, format and precision, made at the longest --seq-len in OUT/artifacts, as
+android_bench.studies.efficiency makes them) is timed exactly as `python -m android_bench --device local` times it
+(android_bench.harness.run: the jobs of harness.protocol.plan in --rounds rounds, models and lengths alternating,
+each job one process of the Python runner, every result appended to OUT/results.jsonl as it arrives, `--resume`
+continues), with the runtime's own per-op profiler on (export.runtimes, profile=True): ONNX Runtime's
+(SessionOptions.enable_profiling: one event per node) and ExecuTorch's ETDump (per op, inside the XNNPACK delegate
+too; the OPERATOR_CALL and DELEGATE_CALL wrappers are not counted again). Per artifact, length and thread count:
+the median run time, and per op type its median time and count over the timed runs, with its gain from the fewest
+threads to each other count; the top ops by time are printed, all of them saved in OUT/op_profile.json with the
+CPU and in the history. TFLite has no per-op profiler on the desktop (ai_edge_litert's Interpreter exposes none;
+benchmark_model is not on PyPI), so `--formats tflite` is refused.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import re
 import sys
-import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-from pathlib import Path
 
 import numpy as np
 
 from export import ArgumentParser, run_main
-from models.errors import UserError
 
 from android_bench.harness import flags
 from android_bench.measurement import timing
@@ -36,138 +32,84 @@ PROFILED = ("onnx", "executorch")
 TOP = 8
 
 
-def _onnx_events(path: Path, feed: dict, threads: int, runs: int, warmup: int) -> tuple[list[dict], list[float]]:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    opts.add_session_config_entry("session.set_denormal_as_zero", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        opts.enable_profiling, opts.profile_file_prefix = True, str(Path(tmp) / "ort")
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        names = [i.name for i in session.get_inputs()]
-        for _ in range(warmup + runs):
-            session.run(None, {n: feed[n] for n in names})
-        events = json.loads(Path(session.end_profiling()).read_text())
-    spans = [e for e in events if e.get("name") == "model_run"][warmup:]
-    per_run = [{} for _ in spans]
-    for e in events:
-        if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
-            continue
-        for i, run in enumerate(spans):
-            if run["ts"] <= e["ts"] <= run["ts"] + run["dur"]:
-                op = e["args"]["op_name"]
-                per_run[i][op] = per_run[i].get(op, 0.0) + e["dur"] / 1e3  # µs -> ms
-                per_run[i][f"{op}#count"] = per_run[i].get(f"{op}#count", 0) + 1
-                break
-    return per_run, [r["dur"] / 1e3 for r in spans]
-
-
-def _executorch_op(name: str) -> str | None:
-    """ETDump event -> op type: XNNPACK ops without their '#k', portable kernels as 'portable <op>'; wrappers None."""
-    if name in ("OPERATOR_CALL", "DELEGATE_CALL") or name.startswith("Method::"):
-        return None
-    if name.startswith("native_call_"):
-        return "portable " + re.sub(r"\.(out|Tensor_out|\w+_out)$", "", name[len("native_call_"):])
-    return re.sub(r"\s*#\d+$", "", name)
-
-
-def _executorch_events(path: Path, feed: dict, threads: int, runs: int, warmup: int, input_names: list[str]):
-    import time
-
-    import torch
-    from executorch.devtools import Inspector
-    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
-    from executorch.runtime import Runtime, Verification
-
-    _unsafe_reset_threadpool(threads)
-    torch.set_num_threads(threads)
-    program = Runtime.get().load_program(path, verification=Verification.Minimal, enable_etdump=True)
-    method = program.load_method("forward")
-    args = [torch.from_numpy(np.ascontiguousarray(feed[n], dtype=np.int64)) for n in input_names]
-    wall = []
-    for _ in range(warmup + runs):
-        start = time.perf_counter()
-        method.execute(args)
-        wall.append((time.perf_counter() - start) * 1e3)
-    with tempfile.TemporaryDirectory() as tmp:
-        etdump = Path(tmp) / "run.etdp"
-        program.write_etdump_result_to_file(str(etdump), str(Path(tmp) / "debug.bin"))  # no debug buffer: unused
-        frame = Inspector(etdump_path=str(etdump)).to_dataframe()
-    per_run = [{} for _ in range(runs)]
-    for name, block, raw in zip(frame["event_name"], frame["event_block_name"], frame["raw"]):
-        op = _executorch_op(name)
-        if op is None or block != "Execute" or len(raw) != warmup + runs:
-            continue
-        for i, ms in enumerate(raw[warmup:]):
-            per_run[i][op] = per_run[i].get(op, 0.0) + float(ms)
-            per_run[i][f"{op}#count"] = per_run[i].get(f"{op}#count", 0) + 1
-    return per_run, wall[warmup:]
-
-
-def profile(fmt: str, path: Path, feed: dict, input_names: list[str], threads: int, runs: int, warmup: int) -> dict:
-    """One artifact at one thread count (call in a process of its own): {"run_ms", "ops": {op: {"ms", "count"}}},
-    medians over the runs."""
-    with timing.denormals("flush"):
-        if fmt == "onnx":
-            per_run, wall = _onnx_events(path, feed, threads, runs, warmup)
-        else:
-            per_run, wall = _executorch_events(path, feed, threads, runs, warmup, input_names)
-    ops = sorted({k for run in per_run for k in run if not k.endswith("#count")})
-    return {"run_ms": float(np.median(wall)),
-            "ops": {op: {"ms": float(np.median([run.get(op, 0.0) for run in per_run])),
-                         "count": int(np.median([run.get(f"{op}#count", 0) for run in per_run]))} for op in ops}}
-
-
 def run(args) -> dict:
-    import models
-    from export import write_json_atomic
-    from export.runtimes import read_verified
-
     from android_bench.harness.artifacts import conversion_order, ensure_artifact
+    from android_bench.harness.protocol import plan
+    from android_bench.harness.run import failed, inputs_and_flops, run_local
+
+    flags.check_seq_lens(args.models, args.seq_len)
+    flags.check_precisions(args.formats, args.precisions)
+    # one artifact per model, format and precision at the longest length, profiled at every length
+    artifacts = {(m, f, p): ensure_artifact(args.out / "artifacts", m, f, p, weights=args.weights,
+                                            seq_len=max(args.seq_len))
+                 for m in args.models for f in args.formats for p in conversion_order(args.precisions)}
+    inputs, _, weights = inputs_and_flops(args.models, weights=args.weights, seq_lens=args.seq_len,
+                                          folder=args.out / "inputs")
+    jobs = plan(args.models, args.formats, args.precisions, args.threads, args.rounds, args.seq_len)
+    results = run_local(args, jobs, artifacts, inputs=inputs, length_weights=weights, profile=True,
+                        on_interrupt=lambda log_: _report(args, log_.records()))
+    report = _report(args, results.records())
+    failed(report)
+    return report
+
+
+def _report(args, records: list[dict]) -> dict:
+    """op_profile.json (and the history, the tables) from the harness's records."""
+    from export import write_json_atomic
+
     from android_bench.measurement.history import save_run
     from android_bench.measurement.machine import describe
 
-    refused = [f for f in args.formats if f not in PROFILED]
-    if refused:
-        raise UserError(f"--formats {','.join(refused)}: no per-op profiler on the desktop for it; profile one of "
-                        f"{', '.join(PROFILED)} (TFLite: ai_edge_litert has no op profiler)")
-    flags.check_seq_lens(args.models, [args.seq_len])
-    flags.check_precisions(args.formats, args.precisions)
-    report = {"machine": describe(), "seq_len": args.seq_len, "runs": args.runs, "warmup": args.warmup,
-              "weights": args.weights, "threads": args.threads, "denormals": timing.DENORMALS["flush"],
-              "results": []}
-    out = args.out / "op_profile.json"
-    spawn = get_context("spawn")
-    for name in args.models:
-        loaded = models.load(name, weights=args.weights)
-        loaded.check_seq_len(args.seq_len)
-        feed = timing.benchmark_inputs(loaded.tokenizer, args.seq_len)
-        report.setdefault("inputs", {})[name] = timing.describe_inputs(feed)
-        for fmt in args.formats:
-            for precision in conversion_order(args.precisions):
-                folder = ensure_artifact(args.out / "artifacts", name, fmt, precision, weights=args.weights,
-                                         seq_len=args.seq_len)
-                manifest = read_verified(folder)
-                file = folder / manifest["file"]["name"]
-                inputs = [i["name"] for i in manifest["inputs"]]
-                by_threads = {}
-                for threads in args.threads:
-                    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-                        by_threads[threads] = pool.submit(profile, fmt, file, feed, inputs, threads, args.runs,
-                                                          args.warmup).result()
-                    log.info("%s %s-%s %dt: %.1f ms a run", name, fmt, precision, threads,
-                             by_threads[threads]["run_ms"])
-                report["results"].append(_row(name, f"{fmt}-{precision}", by_threads))
-                write_json_atomic(out, report)  # saved as it arrives
+    report = {"machine": describe(), "seq_len": args.seq_len, "artifact_seq_len": max(args.seq_len),
+              "runs": args.runs, "warmup": args.warmup, "rounds": args.rounds, "weights": args.weights,
+              "threads": args.threads, "denormals": timing.DENORMALS[args.denormals],
+              "protocol": {**timing.record(warmup=args.warmup, runs=args.runs, denormals=args.denormals),
+                           "scheduler": "android_bench.harness.run: the jobs of harness.protocol.plan on the local "
+                                        "device, each one process of the Python runner (as android_bench --device "
+                                        "local), the runtime's per-op profiler on"},
+              "inputs": _inputs(records), "results": _rows(records),
+              "errors": [{k: r.get(k) for k in ("model", "format", "precision", "threads", "seq_len", "error")}
+                         for r in records if "error" in r]}
     report["history"] = str(save_run("op_profile", report, args.out.parent / "history"))
-    write_json_atomic(out, report)
+    write_json_atomic(args.out / "op_profile.json", report)
     _print(report)
     return report
 
 
-def _row(model: str, path: str, by_threads: dict) -> dict:
+def _inputs(records: list[dict]) -> dict:
+    """{model: what was fed at the longest length} (the Python runner's record of it; every length is all real
+    tokens)."""
+    found: dict[str, dict] = {}
+    for r in records:
+        fed = r.get("timing", {}).get("extra", {}).get("inputs")
+        if fed and fed["seq_len"] >= found.get(r["model"], {}).get("seq_len", 0):
+            found[r["model"]] = fed
+    return found
+
+
+def _rows(records: list[dict]) -> list[dict]:
+    """One row per model, path and length: the thread counts side by side (`_row`)."""
+    groups: dict[tuple, dict[int, list[dict]]] = {}
+    for r in records:
+        if "timing" in r and "op_profile" in r["timing"]["extra"]:
+            key = (r["model"], f"{r['format']}-{r['precision']}", r["seq_len"])
+            groups.setdefault(key, {}).setdefault(r["threads"], []).append(r)
+    return [_row(model, path, seq_len, {t: _at_threads(rs) for t, rs in sorted(by_threads.items())})
+            for (model, path, seq_len), by_threads in groups.items()]
+
+
+def _at_threads(records: list[dict]) -> dict:
+    """{"run_ms": the median timed run over every invocation, "ops": {op: {"ms", "count"}}: the median over the
+    invocations of each one's per-op medians (pyrunner's op_profile)}."""
+    profiles = [r["timing"]["extra"]["op_profile"] for r in records]
+    ops = sorted({op for p in profiles for op in p})
+    return {"run_ms": float(np.median([s for r in records for s in r["timing"]["samples_ms"]])),
+            "invocations": len(records),
+            "ops": {op: {"ms": float(np.median([p.get(op, {"ms": 0.0})["ms"] for p in profiles])),
+                         "count": int(np.median([p.get(op, {"count": 0})["count"] for p in profiles]))} for op in ops}}
+
+
+def _row(model: str, path: str, seq_len: int, by_threads: dict) -> dict:
     """Per op type, its time and count at each thread count and its gain from the fewest threads to each count."""
     base = min(by_threads)
     ops = []
@@ -178,9 +120,10 @@ def _row(model: str, path: str, by_threads: dict) -> dict:
                     "ms": {str(t): v for t, v in ms.items()},
                     "gain": {str(t): ms[base] / v if v else None for t, v in ms.items() if t != base}})
     run_ms = {t: p["run_ms"] for t, p in by_threads.items()}
-    return {"model": model, "path": path, "run_ms": {str(t): v for t, v in run_ms.items()},
+    return {"model": model, "path": path, "seq_len": seq_len, "run_ms": {str(t): v for t, v in run_ms.items()},
             "gain": {str(t): run_ms[base] / v for t, v in run_ms.items() if t != base},
-            "ops_ms": {str(t): sum(o["ms"] for o in p["ops"].values()) for t, p in by_threads.items()}, "ops": ops}
+            "ops_ms": {str(t): sum(o["ms"] for o in p["ops"].values()) for t, p in by_threads.items()},
+            "invocations": {str(t): p["invocations"] for t, p in by_threads.items()}, "ops": ops}
 
 
 def _print(report: dict) -> None:
@@ -190,11 +133,11 @@ def _print(report: dict) -> None:
     from android_bench.measurement.machine import header
 
     console = Console(width=None if sys.stdout.isatty() else 150)
-    threads = [str(t) for t in sorted(report["threads"])]
     for r in report["results"]:
+        threads = sorted(r["run_ms"], key=int)
         gains = ", ".join(f"{t}t {g:.2f}x" for t, g in r["gain"].items())
-        table = Table(title=f"{r['model']} {r['path']}, seq {report['seq_len']}: a run "
-                            + " / ".join(f"{r['run_ms'][t]:.1f}" for t in threads) + f" ms at {'/'.join(threads)} "
+        runs = " / ".join(f"{r['run_ms'][t]:.1f}" for t in threads)
+        table = Table(title=f"{r['model']} {r['path']}, seq {r['seq_len']}: a run {runs} ms at {'/'.join(threads)} "
                             f"threads{f' (gain {gains})' if gains else ''}; top ops by time\n{header(report['machine'])}")
         for col in ("op", "count", *(f"{t}t ms" for t in threads), *(f"{t}t gain" for t in threads[1:])):
             table.add_column(col)
@@ -205,22 +148,24 @@ def _print(report: dict) -> None:
     console.print(f"saved to the history: {report['history']}")
 
 
-def parser() -> argparse.ArgumentParser:
+def _profiled_formats(text: str) -> list[str]:
+    """argparse `type=` of --formats: registered formats, each one with a per-op profiler on the desktop."""
     from export import available_formats
 
+    chosen = flags.names(available_formats(), what="format")(text)
+    refused = [f for f in chosen if f not in PROFILED]
+    if refused:
+        raise argparse.ArgumentTypeError(f"{','.join(refused)}: no per-op profiler on the desktop for it; profile one "
+                                         f"of {', '.join(PROFILED)} (TFLite: ai_edge_litert has no op profiler)")
+    return chosen
+
+
+def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m android_bench.studies.op_profile", description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", type=flags.model_names, default="squeezebert-mnli-headless,bert-base-uncased")
-    p.add_argument("--formats", type=flags.names(available_formats(), what="format"), default="onnx,executorch",
-                   help=f"comma-separated, profiled: {', '.join(PROFILED)}")
-    p.add_argument("--precisions", type=flags.names(flags.all_precisions(), what="precision"), default="fp32,int8")
-    p.add_argument("--threads", type=flags.positive_ints("thread counts"), default="1,2",
-                   help="comma-separated thread counts; gains are from the fewest")
-    p.add_argument("--seq-len", type=flags.positive_int, default=128, help="tokens fed (all real) and exported at")
-    p.add_argument("--runs", type=flags.positive_int, default=20, help="profiled runs per artifact and thread count")
-    p.add_argument("--warmup", type=flags.non_negative_int, default=timing.WARMUP, help="unprofiled runs first")
-    p.add_argument("--weights", default="random", help="hub, a checkpoint folder, or random (recorded)")
-    p.add_argument("--out", type=Path, default=Path("build/op_profile"), help="artifacts and op_profile.json")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error")
+    flags.add_shared(p, out="build/op_profile", formats=PROFILED)
+    next(a for a in p._actions if a.dest == "formats").type = _profiled_formats  # tflite: refused, saying why
+    p.add_argument("--resume", action="store_true",
+                   help="continue OUT/results.jsonl: jobs already measured there are skipped")
     return p
 
 
