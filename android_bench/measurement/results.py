@@ -68,7 +68,17 @@ def job_key(record: dict) -> tuple:
     weights, and the artifact itself), so --resume with a changed setting measures again instead of reusing."""
     settings = record.get("settings", {})
     return (*(record[k] for k in JOB_KEYS), record.get("seq_len"), settings.get("runs"), settings.get("warmup"),
-            record.get("weights"), record.get("artifact_sha256"))
+            record.get("weights"), record.get("artifact_sha256"), bool(settings.get("profile")))
+
+
+def inputs_fed(records: list[dict]) -> dict[str, list[dict]]:
+    """{model: [what the Python runner fed, at each length, shortest first]}, from its records."""
+    found: dict[str, dict] = {}
+    for r in records:
+        fed = r.get("timing", {}).get("extra", {}).get("inputs")
+        if fed:
+            found.setdefault(r["model"], {})[fed["seq_len"]] = fed
+    return {m: [by_len[n] for n in sorted(by_len)] for m, by_len in found.items()}
 
 
 def samples_of(records: list[dict]) -> tuple[np.ndarray, str]:

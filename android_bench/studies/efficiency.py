@@ -92,7 +92,7 @@ def _report(args, records: list[dict], flops: dict, weights: dict, lengths: dict
 
     from android_bench.measurement import lengths as by_length
     from android_bench.measurement.machine import describe, roofline
-    from android_bench.measurement.results import summarize
+    from android_bench.measurement.results import inputs_fed, summarize
 
     names, seq_lens = args.models, args.seq_len
     summary, machine = summarize(records, baseline=names[-1], flops=flops), roofline()
@@ -104,7 +104,7 @@ def _report(args, records: list[dict], flops: dict, weights: dict, lengths: dict
                            "scheduler": "android_bench.harness.run: the jobs of harness.protocol.plan on the local "
                                         "device, each one process of the Python runner (as android_bench --device "
                                         "local)"},
-              "inputs": _inputs(records), "results": _rows(summary["latency"], machine), "errors": summary["errors"]}
+              "inputs": inputs_fed(records), "results": _rows(summary["latency"], machine), "errors": summary["errors"]}
     if args.weights == "random":  # latency does not depend on the values; say so anyway, as every manifest does
         report["warning"] = "random weights (seeded): latency only, outputs are meaningless"
     if any(len(v) < len(seq_lens) for v in lengths.values()):
@@ -139,16 +139,6 @@ def _rows(latency: list[dict], machine: dict) -> list[dict]:
                      "peak_rss_mb": r["peak_rss_mb"], "invocations": r["invocations"], "timed_runs": r["n"],
                      "cold_start_seq_len": r["seq_len"]})  # each invocation's own load and first run, at its length
     return rows
-
-
-def _inputs(records: list[dict]) -> dict:
-    """{model: [what was fed at each length]} (the Python runner's record of it)."""
-    found: dict[str, dict] = {}
-    for r in records:
-        if "timing" in r:
-            fed = r["timing"]["extra"]["inputs"]
-            found.setdefault(r["model"], {})[fed["seq_len"]] = fed
-    return {m: [by_len[n] for n in sorted(by_len)] for m, by_len in found.items()}
 
 
 def _with_history(report: dict, history: Path) -> dict:

@@ -59,6 +59,7 @@ def _report(args, records: list[dict]) -> dict:
 
     from android_bench.measurement.history import save_run
     from android_bench.measurement.machine import describe
+    from android_bench.measurement.results import inputs_fed
 
     report = {"machine": describe(), "seq_len": args.seq_len, "artifact_seq_len": max(args.seq_len),
               "runs": args.runs, "warmup": args.warmup, "rounds": args.rounds, "weights": args.weights,
@@ -67,24 +68,13 @@ def _report(args, records: list[dict]) -> dict:
                            "scheduler": "android_bench.harness.run: the jobs of harness.protocol.plan on the local "
                                         "device, each one process of the Python runner (as android_bench --device "
                                         "local), the runtime's per-op profiler on"},
-              "inputs": _inputs(records), "results": _rows(records),
+              "inputs": {m: fed[-1] for m, fed in inputs_fed(records).items()}, "results": _rows(records),
               "errors": [{k: r.get(k) for k in ("model", "format", "precision", "threads", "seq_len", "error")}
                          for r in records if "error" in r]}
     report["history"] = str(save_run("op_profile", report, args.out.parent / "history"))
     write_json_atomic(args.out / "op_profile.json", report)
     _print(report)
     return report
-
-
-def _inputs(records: list[dict]) -> dict:
-    """{model: what was fed at the longest length} (the Python runner's record of it; every length is all real
-    tokens)."""
-    found: dict[str, dict] = {}
-    for r in records:
-        fed = r.get("timing", {}).get("extra", {}).get("inputs")
-        if fed and fed["seq_len"] >= found.get(r["model"], {}).get("seq_len", 0):
-            found[r["model"]] = fed
-    return found
 
 
 def _rows(records: list[dict]) -> list[dict]:

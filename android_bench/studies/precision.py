@@ -50,14 +50,14 @@ def _report(args, records: list[dict], weights: dict, artifacts: dict) -> tuple[
     from android_bench.measurement import lengths as by_length
     from android_bench.measurement.history import save_run
     from android_bench.measurement.machine import describe
-    from android_bench.measurement.results import summarize
+    from android_bench.measurement.results import inputs_fed, summarize
 
     summary = summarize(records, baseline=args.models[-1])
     results = _rows(args, records, summary["latency"], artifacts)
     report = {"machine": describe(), "denormals": timing.DENORMALS[args.denormals], "seq_lens": args.seq_len,
               "artifact_seq_len": max(args.seq_len), "rounds": args.rounds,
               "protocol": timing.record(warmup=args.warmup, runs=args.runs, denormals=args.denormals),
-              "inputs": _inputs(records), "results": results, "errors": summary["errors"]}
+              "inputs": inputs_fed(records), "results": results, "errors": summary["errors"]}
     dist = by_length.at_length_distribution(summary["latency"], weights,
                                             key=("model", "format", "precision", "threads"))
     if dist:
@@ -74,15 +74,6 @@ def _report(args, records: list[dict], weights: dict, artifacts: dict) -> tuple[
     log.info("saved to the history: %s", save_run("int8", report, args.out.parent / "history"))
     _table(results, dist or None, args.models, report["machine"])
     return report, summary
-
-
-def _inputs(records: list[dict]) -> dict:
-    """{model: [what was fed at each length]} (the Python runner's record of it)."""
-    found: dict[str, dict] = {}
-    for r in records:
-        if "timing" in r:
-            found.setdefault(r["model"], {})[r["seq_len"]] = r["timing"]["extra"]["inputs"]
-    return {m: [by_len[n] for n in sorted(by_len)] for m, by_len in found.items()}
 
 
 def _rows(args, records: list[dict], latency: list[dict], artifacts: dict) -> list[dict]:
