@@ -25,7 +25,7 @@ def add_arguments(p) -> None:
 
     # at 1 thread, one inference counted: no timing flags
     add_shared(p, out="build/arm64-counts", formats=FORMATS, precisions=PRECISIONS,
-               omit=("threads", "runs", "warmup", "rounds", "denormals", "verbose"))
+               omit=("threads", "runs", "warmup", "rounds", "denormals", "resume", "verbose"))
     p.add_argument("--profile", type=names(PROFILES, what="CPU profiles"), default=DEFAULT_PROFILE,
                    help="comma-separated CPU profiles of the arm64 device")
     p.add_argument("--baseline", default="bert-base-uncased", help="the model every other is compared against")

@@ -47,8 +47,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", type=counts_file, default=None,
                    help="counts.json of `python -m android_bench.arm64 count`: its ARM64 instruction ratio (emulated, "
                         "not time) beside each measured ratio of the same format, precision and length")
-    p.add_argument("--resume", action="store_true",
-                   help="continue OUT/results.jsonl: jobs already measured there are skipped")
     return p
 
 

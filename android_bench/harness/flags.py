@@ -128,7 +128,7 @@ DEFAULT_MODELS = "squeezebert-mnli-headless,bert-base-uncased"
 DEFAULT_FORMATS = "tflite,onnx,executorch"
 DEFAULT_PRECISIONS = "fp32,int8"
 SHARED = ("models", "formats", "precisions", "threads", "seq_len", "weights", "runs", "warmup", "rounds",
-          "denormals", "out", "verbose")
+          "denormals", "out", "resume", "verbose")
 
 
 def add_shared(p: argparse.ArgumentParser, *, out: str, formats=None, precisions=None, omit=()) -> None:
@@ -173,6 +173,8 @@ def add_shared(p: argparse.ArgumentParser, *, out: str, formats=None, precisions
             help="Python runner: see android_bench.measurement.timing.denormals"),
         "out": lambda: p.add_argument(
             "--out", type=Path, default=Path(out), help="output folder (artifacts made and reused in OUT/artifacts)"),
+        "resume": lambda: p.add_argument(
+            "--resume", action="store_true", help="continue OUT/results.jsonl: jobs already measured there are skipped"),
         "verbose": lambda: p.add_argument(
             "-v", "--verbose", action="store_true", help="debug logging and full tracebacks on error"),
     }

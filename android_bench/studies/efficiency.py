@@ -245,8 +245,6 @@ def _print(report: dict, names: list[str]) -> None:
 def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m android_bench.studies.efficiency", description=__doc__.split("\n\n")[0])
     flags.add_shared(p, out="build/efficiency")
-    p.add_argument("--resume", action="store_true",
-                   help="continue OUT/results.jsonl: jobs already measured there are skipped")
     return p
 
 

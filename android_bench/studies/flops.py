@@ -43,7 +43,7 @@ def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m android_bench.studies.flops", description=__doc__.split("\n\n")[0],
                        epilog=__doc__.split("\n\n", 2)[2])
     flags.add_shared(p, out="build/flops", omit=("formats", "precisions", "weights", "runs", "warmup", "rounds",
-                                                 "denormals"))
+                                                 "denormals", "resume"))
     p.add_argument("--batch", type=flags.positive_int, default=1, help="batch size of the counted forward pass")
     p.add_argument("--task", choices=TASKS, default="feature-extraction",
                    help="head: feature-extraction (encoder + pooler) or sequence-classification (+ classifier)")

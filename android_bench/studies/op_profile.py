@@ -154,8 +154,6 @@ def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m android_bench.studies.op_profile", description=__doc__.split("\n\n")[0])
     flags.add_shared(p, out="build/op_profile", formats=PROFILED)
     next(a for a in p._actions if a.dest == "formats").type = _profiled_formats  # tflite: refused, saying why
-    p.add_argument("--resume", action="store_true",
-                   help="continue OUT/results.jsonl: jobs already measured there are skipped")
     return p
 
 

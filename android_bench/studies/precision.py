@@ -135,8 +135,6 @@ def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m android_bench.studies.precision",
                        description=__doc__.split("\n\n")[0].split(": ", 1)[1])
     flags.add_shared(p, out="build/precision", omit=("precisions",))  # always fp32 against int8
-    p.add_argument("--resume", action="store_true",
-                   help="continue OUT/results.jsonl: jobs already measured there are skipped")
     return p
 
 
