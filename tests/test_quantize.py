@@ -22,6 +22,8 @@ FORMATS = ["torchscript", "onnx", "tflite", "executorch"]
 # Tiny squeezebert, 2 layers: per layer q+k+v (fused), intermediate, output x 4 groups + post-attention 1 = 13
 # linears, plus the pooler's dense.
 POINTWISE = 2 * 13 + 1
+# ONNX exports the groups batched (models/mobile.py): per layer q+k+v, post-attention, intermediate, output; pooler
+BATCHED_POINTWISE = 2 * 4 + 1
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,10 @@ def test_onnx_int8_has_integer_matmuls_only(int8):
     graph = onnx.load(str(q.path)).graph
     ops = Counter(n.op_type for n in graph.node)
     weights = {i.name for i in graph.initializer}
-    assert ops["MatMulInteger"] == POINTWISE and ops["ConvInteger"] == 0 and ops["Conv"] == 0
+    assert ops["MatMulInteger"] == BATCHED_POINTWISE and ops["ConvInteger"] == 0 and ops["Conv"] == 0
+    int8_weights = {i.name: len(i.dims) for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
+    batched = [n for n in graph.node if n.op_type == "MatMulInteger" and int8_weights.get(n.input[1]) == 3]
+    assert len(batched) == 2 * 3  # every grouped layer (q+k+v, intermediate, output), its [g, K, N] weight int8
     float_weight_matmuls = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")
                             and any(i in weights for i in n.input)]
     assert float_weight_matmuls == []
