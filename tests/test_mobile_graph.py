@@ -56,8 +56,9 @@ def test_real_squeezebert_config_shapes_rewrite_exactly():
     assert (got - want).abs().max().item() <= ATOL
 
 
+@pytest.mark.parametrize("groups", ["batched", "broadcast"])
 @pytest.mark.parametrize("num_heads", [12, 8])  # 3 and 2 heads a group
-def test_batched_groups_match_at_full_width(num_heads):
+def test_batched_groups_match_at_full_width(num_heads, groups):
     """The full-size layer (768 hidden, 4 groups, 3072 intermediate) with its groups as one batched matmul."""
     from transformers import SqueezeBertConfig, SqueezeBertModel
 
@@ -67,7 +68,7 @@ def test_batched_groups_match_at_full_width(num_heads):
                                           "num_attention_heads": num_heads})
     torch.manual_seed(5)
     hf = SqueezeBertModel(config).eval()
-    mobile = MobileSqueezeBert(hf, "feature-extraction", groups="batched").eval()
+    mobile = MobileSqueezeBert(hf, "feature-extraction", groups=groups).eval()
     layer = mobile.layers[0]
     assert layer.heads_from_batch and layer.qkv[0].weight.shape == (4, 192, 576)
     linears = [m for m in mobile.modules() if isinstance(m, torch.nn.Linear)]
