@@ -16,10 +16,17 @@ Splitting the hidden axis into attention heads is a layout change, done one of t
 "transpose" (view + transpose: 4 Transposes a layer, which XNNPACK runs inside the ExecuTorch delegate) or
 "slices" (the heads sliced off the hidden axis and concatenated: only K^T is a Transpose, 1 a layer; measured
 with XNNPACK on x86, 2 threads: ExecuTorch 4-6% slower, since the slice copies stay on portable kernels,
-LiteRT and ONNX Runtime within noise). TFLite files use "slices": fewer layout ops for phone delegates. Sliced,
-q's and v's heads come straight off each group's output of the fused q/k/v projection (a group holds whole
-heads), not via q and v concatenated and sliced again: 8 slices and 2 concatenations fewer a layer, SqueezeBERT
-TFLite int8 3-4% faster (x86, 1 and 2 threads, 300 interleaved runs: min, p10 and median alike).
+LiteRT and ONNX Runtime within noise). Sliced, q's and v's heads come straight off each group's output of the
+fused q/k/v projection (a group holds whole heads), not via q and v concatenated and sliced again: 8 slices and 2
+concatenations fewer a layer, SqueezeBERT TFLite int8 3-4% faster (x86, 1 and 2 threads, 300 interleaved runs).
+The batched forms below split the heads their own way (MobileLayer._qkv).
+
+A layer's groups run one of three ways (`groups=`), each exporter picking what its runtime runs as one kernel:
+"linears" (one nn.Linear a group: what torch's and XNNPACK's dynamic quantizers cover, so TorchScript and
+ExecuTorch use it; XNNPACK's dynamic int8 does not take bmm), "batched" (one bmm of the [g, B*S, K] input with a
+constant [g, K, N] weight, any batch; ONNX, export/onnx.py says what it gained) or "broadcast" (a [B, g, S, K]
+input, the batch fixed at 1 by the format: TFLite, where onnx2tf makes each grouped layer one BATCH_MATMUL with
+a constant weight that XNNPACK runs in fp32 and dynamic int8; export/tflite/convert.py says what it gained).
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ from .contract import OUTPUT_NAMES
 
 GRAPHS = ("mobile", "reference")
 HEAD_SPLITS = ("transpose", "slices")
+GROUPINGS = ("linears", "batched", "broadcast")
 
 
 class GroupedPointwise(nn.Module):
@@ -45,21 +53,48 @@ class GroupedPointwise(nn.Module):
     def fusable(*convs: nn.Conv1d) -> bool:
         return len({(c.groups, c.in_channels) for c in convs}) == 1
 
-    def __init__(self, *convs: nn.Conv1d):
+    def __init__(self, *convs: nn.Conv1d, groups: str = "linears"):
         super().__init__()
         if not self.fusable(*convs):
             raise ValueError("convolutions fused into one GroupedPointwise need the same groups and input")
         g, cin = convs[0].groups, convs[0].in_channels
-        self.split, self.widths = cin // g, [c.out_channels // g for c in convs]
+        self.groups, self.split, self.widths = g, cin // g, [c.out_channels // g for c in convs]
         bias = convs[0].bias is not None
+        weights = [torch.cat([c.weight.data[j * w:(j + 1) * w, :, 0] for c, w in zip(convs, self.widths)])
+                   for j in range(g)]  # group j: [out, in]
+        biases = [torch.cat([c.bias.data[j * w:(j + 1) * w] for c, w in zip(convs, self.widths)]) if bias else None
+                  for j in range(g)]
+        self.batched = groups != "linears" and g > 1
+        self.broadcast = self.batched and groups == "broadcast"
+        if self.batched:  # the groups as one batched matmul with a constant [g, in, out] weight
+            self.weight = nn.Parameter(torch.stack([w.t() for w in weights]))
+            self.bias = nn.Parameter(torch.stack(biases)[:, None, :]) if bias else None
+            return
         self.linears = nn.ModuleList()
-        for j in range(g):
+        for w, b in zip(weights, biases):
             linear = nn.Linear(cin // g, sum(self.widths), bias=bias)
-            linear.weight.data.copy_(torch.cat([c.weight.data[j * w:(j + 1) * w, :, 0]
-                                                for c, w in zip(convs, self.widths)]))
+            linear.weight.data.copy_(w)
             if bias:
-                linear.bias.data.copy_(torch.cat([c.bias.data[j * w:(j + 1) * w] for c, w in zip(convs, self.widths)]))
+                linear.bias.data.copy_(b)
             self.linears.append(linear)
+
+    # batched: the tokens of every sequence in a batch are rows of one [g, B*S, K] x [g, K, N] bmm, no broadcast
+    # batch axis (torch.matmul's broadcasting specializes B to the example's 1 in torch.export). broadcast (batch
+    # fixed at 1): [B, g, S, K] x [g, K, N], whose 4-D layout ops onnx2tf converts (its layout inference fails
+    # on the 3-D transpose of [B*S, g, K]) and whose leading batch axis ExecuTorch exports as it is.
+    def to_groups(self, x):  # [B, S, cin] -> [g, B*S, cin / g] (broadcast: [B, g, S, cin / g])
+        if self.broadcast:
+            return x.unflatten(-1, (self.groups, self.split)).transpose(1, 2)
+        return x.reshape(-1, self.groups, self.split).transpose(0, 1)
+
+    def batched_matmul(self, x):  # -> [..., sum(widths)], groups where to_groups put them
+        y = torch.matmul(x, self.weight) if self.broadcast else torch.bmm(x, self.weight)
+        return y if self.bias is None else y + self.bias
+
+    def from_groups(self, y, like):  # [g, B*S, n] or [B, g, S, n] -> [B, S, g * n], B and S those of `like`
+        if self.broadcast:
+            return y.transpose(1, 2).flatten(2)
+        return y.transpose(0, 1).reshape(like.shape[0], like.shape[1], -1)
 
     def group_outputs(self, x) -> list:
         """Each group's Linear output, [..., sum(widths)], in group order."""
@@ -73,6 +108,13 @@ class GroupedPointwise(nn.Module):
         return torch.cat([part[..., start:start + self.widths[index]] for part in parts], dim=-1)
 
     def forward(self, x) -> tuple:
+        if self.batched:
+            y, start = self.batched_matmul(self.to_groups(x)), 0
+            outputs = []
+            for width in self.widths:
+                outputs.append(self.from_groups(y[..., start:start + width], x))
+                start += width
+            return tuple(outputs)
         parts = self.group_outputs(x)
         if len(self.widths) == 1:
             return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1),)
@@ -87,29 +129,37 @@ def _layer_norm(ln: nn.LayerNorm) -> nn.LayerNorm:
 
 
 class MobileLayer(nn.Module):
-    def __init__(self, layer, num_heads: int, heads: str):
+    def __init__(self, layer, num_heads: int, heads: str, groups: str = "linears"):
         super().__init__()
         att = layer.attention
         self.heads, self.head_size, self.sliced = num_heads, att.attention_head_size, heads == "slices"
         qkv = (att.query, att.key, att.value)
         if GroupedPointwise.fusable(*qkv):  # every SqueezeBERT config: one Linear a group
-            self.qkv = nn.ModuleList([GroupedPointwise(*qkv)])
+            self.qkv = nn.ModuleList([GroupedPointwise(*qkv, groups=groups)])
         else:
-            self.qkv = nn.ModuleList(GroupedPointwise(c) for c in qkv)
-        self.post_attention = GroupedPointwise(layer.post_attention.conv1d)
+            self.qkv = nn.ModuleList(GroupedPointwise(c, groups=groups) for c in qkv)
+        self.post_attention = GroupedPointwise(layer.post_attention.conv1d, groups=groups)
         self.post_attention_norm = _layer_norm(layer.post_attention.layernorm)
-        self.intermediate = GroupedPointwise(layer.intermediate.conv1d)
+        self.intermediate = GroupedPointwise(layer.intermediate.conv1d, groups=groups)
         self.act = layer.intermediate.act
-        self.output = GroupedPointwise(layer.output.conv1d)
+        self.output = GroupedPointwise(layer.output.conv1d, groups=groups)
         self.output_norm = _layer_norm(layer.output.layernorm)
         # Intermediate group j writes exactly the channels output group j reads (same group count): the FFN can
         # run group by group, without concatenating the 4x-wide intermediate activation and splitting it again.
-        self.ffn_by_group = len(self.intermediate.linears) == len(self.output.linears) > 1
+        self.ffn_by_group = self.intermediate.groups == self.output.groups > 1
+        whole_heads = len(self.qkv) == 1 and all(w % self.head_size == 0 for w in self.qkv[0].widths)
         # sliced heads straight off each group's q/k/v output (module docstring); every SqueezeBERT config qualifies
-        self.heads_from_groups = self.sliced and len(self.qkv) == 1 and all(
-            w % self.head_size == 0 for w in self.qkv[0].widths)
+        self.heads_from_groups = self.sliced and whole_heads and not self.qkv[0].batched
+        # batched: each group's heads (and K^T) are one reshape + permute of its slice of the q|k|v output
+        self.heads_from_batch = whole_heads and self.qkv[0].batched
+        # broadcast with q, k, v alike: all heads at once, in (q|k|v, head of the group, group) order, which
+        # _merge_heads undoes: 7 layout ops a layer fewer in TFLite than a reshape + permute per slice
+        self.heads_interleaved = self.heads_from_batch and self.qkv[0].broadcast and len(set(self.qkv[0].widths)) == 1
 
     def _ffn(self, x):
+        if self.ffn_by_group and self.intermediate.batched:
+            hidden = self.act(self.intermediate.batched_matmul(self.intermediate.to_groups(x)))
+            return self.output.from_groups(self.output.batched_matmul(hidden), x)
         if not self.ffn_by_group:
             return self.output(self.act(self.intermediate(x)[0]))[0]
         parts = x.split(self.intermediate.split, dim=-1)
@@ -122,14 +172,26 @@ class MobileLayer(nn.Module):
         return x.view(x.shape[0], x.shape[1], self.heads, self.head_size).transpose(1, 2)
 
     def _merge_heads(self, x):  # [B, heads, S, head_size] -> [B, S, H]
+        if self.heads_interleaved:  # heads in (head of the group, group) order -> channels in (group, head) order
+            return x.unflatten(1, (-1, self.qkv[0].groups)).permute(0, 3, 2, 1, 4).flatten(2)
         if self.sliced:
             return torch.cat(x.split(1, dim=1), dim=-1).squeeze(1)
         return x.transpose(1, 2).flatten(2)
 
-    def _qkv(self, x):  # q, v: [B, heads, S, head_size]; k: [B, S, H]
+    def _qkv(self, x):  # q, v: [B, heads, S, head_size]; K^T: [B, heads, head_size, S]
+        if self.heads_from_batch:
+            projection = self.qkv[0]
+            y = projection.batched_matmul(projection.to_groups(x))  # [g, B*S, q|k|v] or [B, g, S, q|k|v]
+            if self.heads_interleaved:  # [B, g, S, 3 x heads of the group x head_size] -> [B, 3 x heads, S, ...]
+                t = y.unflatten(-1, (-1, self.head_size)).permute(0, 3, 1, 2, 4).flatten(1, 2)
+                q, k, v = t.split(self.heads, dim=1)
+                return q, k.transpose(2, 3), v
+            w = projection.widths
+            q, k, v = y[..., :w[0]], y[..., w[0]:w[0] + w[1]], y[..., w[0] + w[1]:]
+            return self._group_heads(q, x), self._group_heads(k, x, keys=True), self._group_heads(v, x)
         if not self.heads_from_groups:
             q, k, v = (out for projection in self.qkv for out in projection(x))
-            return self._heads(q), k, self._heads(v)
+            return self._heads(q), self._keys_t(k), self._heads(v)
         projection = self.qkv[0]
         parts = projection.group_outputs(x)
         rows = [part.unsqueeze(1) for part in parts]  # [B, 1, S, q|k|v of the group]
@@ -138,11 +200,22 @@ class MobileLayer(nn.Module):
             start, width = sum(projection.widths[:index]), projection.widths[index]
             return torch.cat([row[..., i:i + self.head_size] for row in rows
                               for i in range(start, start + width, self.head_size)], dim=1)
-        return heads(0), projection.output(parts, 1), heads(2)
+        return heads(0), self._keys_t(projection.output(parts, 1)), heads(2)
+
+    def _keys_t(self, k):  # [B, S, H] -> [B, heads, head_size, S]
+        return k.transpose(1, 2).unflatten(1, (self.heads, self.head_size))
+
+    def _group_heads(self, t, like, keys=False):
+        """A batched q|k|v slice -> [B, heads, S, head_size] ([B, heads, head_size, S] for keys): one reshape and
+        one permute, heads in group order."""
+        if self.qkv[0].broadcast:  # [B, g, S, n] -> [B, g, S, heads of the group, head_size]
+            t, order = t.unflatten(-1, (-1, self.head_size)), (0, 1, 3, 2, 4)
+        else:  # [g, B*S, n] -> [g, B, S, heads of the group, head_size]
+            t, order = t.reshape(t.shape[0], like.shape[0], like.shape[1], -1, self.head_size), (1, 0, 3, 2, 4)
+        return t.permute(*order[:3], *((4, 2) if keys else (2, 4))).flatten(1, 2)
 
     def forward(self, x, mask):
-        q, k, v = self._qkv(x)
-        keys_t = k.transpose(1, 2).unflatten(1, (self.heads, self.head_size))  # [B, heads, head_size, S]
+        q, keys_t, v = self._qkv(x)
         scores = torch.matmul(q, keys_t) / math.sqrt(self.head_size) + mask
         context = self._merge_heads(torch.matmul(torch.softmax(scores, dim=-1), v))
         attended = self.post_attention_norm(self.post_attention(context)[0] + x)
@@ -152,13 +225,13 @@ class MobileLayer(nn.Module):
 class MobileSqueezeBert(nn.Module):
     """forward(input_ids, attention_mask, token_type_ids) -> the task's outputs, like models.TaskModule."""
 
-    def __init__(self, hf_model, task: str, heads: str = "transpose"):
+    def __init__(self, hf_model, task: str, heads: str = "transpose", groups: str = "linears"):
         super().__init__()
         base = hf_model.transformer if hasattr(hf_model, "transformer") else hf_model
         config = base.config
         self.task, self.output_names = task, OUTPUT_NAMES[task]
         self.embeddings = base.embeddings  # token-major already: word + position + type, LayerNorm
-        self.layers = nn.ModuleList(MobileLayer(layer, config.num_attention_heads, heads) for layer in base.encoder.layers)
+        self.layers = nn.ModuleList(MobileLayer(layer, config.num_attention_heads, heads, groups) for layer in base.encoder.layers)
         self.pooler = base.pooler
         self.classifier = hf_model.classifier if task == "sequence-classification" else None
 
@@ -196,7 +269,7 @@ class MobileBert(nn.Module):
         return x, pooled
 
 
-def mobile_module(loaded, graph: str = "mobile", heads: str = "transpose") -> nn.Module:
+def mobile_module(loaded, graph: str = "mobile", heads: str = "transpose", groups: str = "linears") -> nn.Module:
     """The module exporters trace for `graph`: the mobile rewrite of the model's family, or for "reference"
     (and families without a rewrite) the Hugging Face model as is. `heads` (SqueezeBERT's own attention; BERT
     keeps Hugging Face's): see the module docstring."""
@@ -204,10 +277,12 @@ def mobile_module(loaded, graph: str = "mobile", heads: str = "transpose") -> nn
         raise ValueError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
     if heads not in HEAD_SPLITS:
         raise ValueError(f"unknown head split {heads!r}; choose one of {', '.join(HEAD_SPLITS)}")
+    if groups not in GROUPINGS:
+        raise ValueError(f"unknown grouping {groups!r}; choose one of {', '.join(GROUPINGS)}")
     if graph == "reference":
         return loaded.module  # with the app head, if any, already
     if loaded.family == "squeezebert":
-        return with_head(MobileSqueezeBert(loaded.hf_model, loaded.task, heads).eval(), loaded.head)
+        return with_head(MobileSqueezeBert(loaded.hf_model, loaded.task, heads, groups).eval(), loaded.head)
     if loaded.family == "bert":
         return with_head(MobileBert(loaded.hf_model, loaded.task).eval(), loaded.head)
     return loaded.module

@@ -39,10 +39,11 @@ def quantize_file(fp32: Path, out: Path) -> dict:
 
 
 def per_token_int8_matmuls(model) -> int:
-    """Rewrite every x @ W with a constant 2-D W (MatMul, or Gemm with alpha = beta = 1 and no transA) in place:
+    """Rewrite every x @ W with a constant W in place (2-D: MatMul, or Gemm with alpha = beta = 1 and no transA;
+    3-D [g, K, N]: a batched MatMul, each group's rows scaled on their own):
 
-        s  = max(|x|, over the last axis) / 127            one scale per token
-        xq = uint8(round(x / s) + 128)
+        s  = max(|x|, over the last axis) / 127            one scale per token (per token and group)
+        xq = QuantizeLinear(x / s, 1, 128)                 uint8(round(x / s) + 128), in one op
         y  = float(MatMulInteger(xq, Wq, 128)) * w_scale * s (+ bias)
 
     with Wq int8 symmetric per output channel. w_scale is applied before s: ORT fuses MatMulInteger -> Cast ->
@@ -53,7 +54,7 @@ def per_token_int8_matmuls(model) -> int:
     graph = model.graph
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     weights = {i.name: i for i in graph.initializer}
-    constants = {"pt_127": np.float32(127), "pt_eps": np.float32(1e-12), "pt_128": np.float32(ZERO_POINT),
+    constants = {"pt_127": np.float32(127), "pt_eps": np.float32(1e-12), "pt_one": np.float32(1),
                  "pt_zero_point": np.uint8(ZERO_POINT), "pt_last_axis": np.array([-1], np.int64)}
     nodes, added, rewritten = [], [], 0
     for node in graph.node:
@@ -62,7 +63,7 @@ def per_token_int8_matmuls(model) -> int:
             nodes.append(node)
             continue
         p, x = f"{node.name or node.output[0]}/pt_", node.input[0]
-        w_scale = np.abs(w).max(axis=0) / 127
+        w_scale = np.abs(w).max(axis=-2, keepdims=w.ndim == 3) / 127  # per output channel (of each group)
         w_scale[w_scale == 0] = 1
         added += [numpy_helper.from_array(np.clip(np.round(w / w_scale), -127, 127).astype(np.int8), p + "w_int8"),
                   numpy_helper.from_array(w_scale.astype(np.float32), p + "w_scale")]
@@ -74,9 +75,8 @@ def per_token_int8_matmuls(model) -> int:
             helper.make_node("Max", [p + "amax", "pt_eps"], [p + "amax_safe"]),  # an all-zero token: no 0/0
             helper.make_node("Div", [p + "amax_safe", "pt_127"], [p + "scale"]),
             helper.make_node("Div", [x, p + "scale"], [p + "x_scaled"]),
-            helper.make_node("Round", [p + "x_scaled"], [p + "x_round"]),
-            helper.make_node("Add", [p + "x_round", "pt_128"], [p + "x_shifted"]),
-            helper.make_node("Cast", [p + "x_shifted"], [p + "x_uint8"], to=TensorProto.UINT8),
+            # round half to even, + 128, to uint8 in one op (a per-tensor scale of 1: the per-token one is above)
+            helper.make_node("QuantizeLinear", [p + "x_scaled", "pt_one", "pt_zero_point"], [p + "x_uint8"]),
             helper.make_node("MatMulInteger", [p + "x_uint8", p + "w_int8", "pt_zero_point"], [p + "y_int32"]),
             helper.make_node("Cast", [p + "y_int32"], [p + "y_float"], to=TensorProto.FLOAT),
             helper.make_node("Mul", [p + "y_float", p + "w_scale"], [p + "y_channel"]),
@@ -98,11 +98,12 @@ def per_token_int8_matmuls(model) -> int:
 
 
 def _constant_weight(node, weights: dict, numpy_helper) -> np.ndarray | None:
-    """W as [K, N] when `node` is x @ W (+ bias) with W an initializer; None for anything else."""
+    """W as [K, N] when `node` is x @ W (+ bias) with W an initializer, or [g, K, N] for a batched MatMul (the
+    mobile graph's groups="batched"); None for anything else."""
     if node.op_type not in ("MatMul", "Gemm") or len(node.input) < 2 or node.input[1] not in weights:
         return None
     w = numpy_helper.to_array(weights[node.input[1]])
-    if w.ndim != 2 or w.dtype != np.float32:
+    if w.ndim not in (2, 3 if node.op_type == "MatMul" else 2) or w.dtype != np.float32:
         return None
     if node.op_type == "Gemm":
         attrs = {a.name: a for a in node.attribute}

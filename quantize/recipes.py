@@ -1,8 +1,8 @@
 """The int8 recipe of each format, registered with export (entry point `squeezebert_mobile.recipes`).
 
 Chosen by measurement (android_bench.studies.precision and the issue notes). Every recipe runs on the mobile graph
-(models/mobile.py), where SqueezeBERT's grouped 1x1 convolutions are per-group nn.Linear: that is what makes
-the quantizers cover them at all. Each starts from a product of the fp32 conversion (its `stage`), so int8
+(models/mobile.py), where SqueezeBERT's grouped 1x1 convolutions are per-group nn.Linear or batched matmuls with
+constant weights: that is what makes the quantizers cover them at all. Each starts from a product of the fp32 conversion (its `stage`), so int8
 never converts a model a second time. Importing this module loads no torch: the apply functions do.
 """
 from __future__ import annotations
@@ -70,7 +70,8 @@ RECIPES = {r.format: register_recipe(r) for r in (
                "activations gave cosine 0.986 on real BERT weights (per token: 0.996); u8s8 is ORT's fast x86 kernel",
            apply=_onnx),
     Recipe(NAME, "tflite", "converter", weights=PER_CHANNEL, activations=Scheme("int8", "per-token", False),
-           embeddings=PER_CHANNEL, layers="FULLY_CONNECTED and GATHER weights of 1024 elements or more",
+           embeddings=PER_CHANNEL,
+           layers="FULLY_CONNECTED, BATCH_MATMUL (constant weight) and GATHER weights of 1024 elements or more",
            tool="TFLiteConverter Optimize.DEFAULT without representative data (dynamic range), on the fp32 "
                 "conversion's SavedModel; activations stay float in the file and the hybrid kernels quantize "
                 "each row (token) at run time",

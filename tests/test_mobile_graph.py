@@ -6,7 +6,7 @@ import torch
 
 import export
 import models
-from models.mobile import HEAD_SPLITS, GroupedPointwise, MobileSqueezeBert, mobile_module
+from models.mobile import GROUPINGS, HEAD_SPLITS, GroupedPointwise, MobileSqueezeBert, mobile_module
 
 ATOL = 1e-5  # fp32 rewrite vs the HF model: same weights, same math, only summation order differs
 
@@ -16,11 +16,12 @@ def _run(module, inputs):
         return module(*[torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES])
 
 
+@pytest.mark.parametrize("groups", GROUPINGS)
 @pytest.mark.parametrize("heads", HEAD_SPLITS)
 @pytest.mark.parametrize("task", models.TASKS)
-def test_mobile_graph_matches_the_hf_model(task, heads):
+def test_mobile_graph_matches_the_hf_model(task, heads, groups):
     loaded = models.load("squeezebert-tiny", weights="random", task=task, seed=11)
-    mobile = mobile_module(loaded, heads=heads)
+    mobile = mobile_module(loaded, heads=heads, groups=groups)
     assert isinstance(mobile, MobileSqueezeBert)
     for batch, seq_len in [(1, 128), (2, 32), (3, 7)]:
         inputs = loaded.inputs(seq_len=seq_len, batch=batch)
@@ -53,6 +54,31 @@ def test_real_squeezebert_config_shapes_rewrite_exactly():
     want = conv(x).permute(0, 2, 1)
     (got,) = GroupedPointwise(conv)(x.permute(0, 2, 1))
     assert (got - want).abs().max().item() <= ATOL
+
+
+@pytest.mark.parametrize("groups", ["batched", "broadcast"])
+@pytest.mark.parametrize("num_heads", [12, 8])  # 3 and 2 heads a group
+def test_batched_groups_match_at_full_width(num_heads, groups):
+    """The full-size layer (768 hidden, 4 groups, 3072 intermediate) with its groups as one batched matmul."""
+    from transformers import SqueezeBertConfig, SqueezeBertModel
+
+    tiny = models.load("squeezebert-tiny", weights="random")
+    config = SqueezeBertConfig.from_dict({**tiny.config.to_dict(), "hidden_size": 768, "intermediate_size": 3072,
+                                          "embedding_size": 768, "num_hidden_layers": 1,
+                                          "num_attention_heads": num_heads})
+    torch.manual_seed(5)
+    hf = SqueezeBertModel(config).eval()
+    mobile = MobileSqueezeBert(hf, "feature-extraction", groups=groups).eval()
+    layer = mobile.layers[0]
+    assert layer.heads_from_batch and layer.qkv[0].weight.shape == (4, 192, 576)
+    linears = [m for m in mobile.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears == [layer.post_attention.linears[0], mobile.pooler.dense]  # the two ungrouped layers
+    inputs = tiny.inputs(seq_len=40, batch=2)
+    with torch.no_grad():
+        want = hf(**{n: torch.from_numpy(inputs[n]) for n in models.INPUT_NAMES}).last_hidden_state
+    assert (_run(mobile, inputs)[0] - want).abs().max().item() <= ATOL
+    with pytest.raises(ValueError, match="unknown grouping"):
+        mobile_module(tiny, groups="stacked")
 
 
 def test_fused_q_k_v_give_each_projection_exactly():

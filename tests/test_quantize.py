@@ -22,19 +22,22 @@ FORMATS = ["torchscript", "onnx", "tflite", "executorch"]
 # Tiny squeezebert, 2 layers: per layer q+k+v (fused), intermediate, output x 4 groups + post-attention 1 = 13
 # linears, plus the pooler's dense.
 POINTWISE = 2 * 13 + 1
+# groups="batched" (ONNX's option): per layer q+k+v, post-attention, intermediate, output; the pooler
+BATCHED_POINTWISE = 2 * 4 + 1
 
 
 @pytest.fixture(scope="module")
 def int8(tmp_path_factory):
     made = {}
 
-    def make(fmt, name="squeezebert-tiny", weights="random", task=None):
-        key = (fmt, name, weights, task)
+    def make(fmt, name="squeezebert-tiny", weights="random", task=None, groups=None):
+        key = (fmt, name, weights, task, groups)
         if key not in made:
             root = tmp_path_factory.mktemp(f"{fmt}-{task}")
             loaded = models.load(name, weights=weights, task=task)
             made_by_run = export.export(export.get_format(fmt), loaded, seq_len=48, out=root / "fp32",
-                                        quantized={"int8-dynamic": root / "int8"})  # one conversion, both
+                                        quantized={"int8-dynamic": root / "int8"},  # one conversion, both
+                                        options={"groups": groups} if groups else None)
             made[key] = (loaded, made_by_run["fp32"], made_by_run["int8"])
         return made[key]
     return make
@@ -61,12 +64,20 @@ def test_torchscript_int8_runs_quantized_linears(int8):
     assert graph.count("aten::embedding") == 2 * 3  # int8 rows and their scales: word, position, token type
 
 
-def test_onnx_int8_has_integer_matmuls_only(int8):
-    _, _, q = int8("onnx")
+@pytest.mark.parametrize("groups", [None, "batched"])
+def test_onnx_int8_has_integer_matmuls_only(int8, groups):
+    loaded, _, q = int8("onnx", groups=groups)
     graph = onnx.load(str(q.path)).graph
     ops = Counter(n.op_type for n in graph.node)
     weights = {i.name for i in graph.initializer}
-    assert ops["MatMulInteger"] == POINTWISE and ops["ConvInteger"] == 0 and ops["Conv"] == 0
+    assert ops["MatMulInteger"] == (BATCHED_POINTWISE if groups else POINTWISE)
+    assert ops["ConvInteger"] == 0 and ops["Conv"] == 0
+    int8_weights = {i.name: len(i.dims) for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
+    batched = [n for n in graph.node if n.op_type == "MatMulInteger" and int8_weights.get(n.input[1]) == 3]
+    assert len(batched) == (2 * 3 if groups else 0)  # every grouped layer (q+k+v, FFN) with an int8 [g, K, N]
+    inputs = loaded.inputs(seq_len=48, batch=2, offset=1)  # the batched layout at a batch of 2
+    got, want = load_artifact(q.dir).run(inputs), eager_outputs(loaded, inputs)
+    assert mean_cosine(got["last_hidden_state"], want["last_hidden_state"]) >= 0.99
     float_weight_matmuls = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")
                             and any(i in weights for i in n.input)]
     assert float_weight_matmuls == []
@@ -75,8 +86,8 @@ def test_onnx_int8_has_integer_matmuls_only(int8):
 def test_tflite_int8_quantizes_every_large_weight(int8):
     _, _, q = int8("tflite")
     dtypes = weight_dtypes(q.path)
-    fc = dtypes["FULLY_CONNECTED"]
-    assert fc["INT8"] > 0 and "FLOAT32" not in fc  # only sub-1024-element weights may stay float
+    # every grouped layer one BATCH_MATMUL with an int8 [g, K/g, N/g] weight; post-attention and pooler: FC
+    assert dtypes["BATCH_MATMUL"] == {"INT8": 2 * 3} and dtypes["FULLY_CONNECTED"] == {"INT8": 2 + 1}
     assert "CONV_2D" not in dtypes
 
 

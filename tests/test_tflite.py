@@ -91,14 +91,15 @@ def test_no_flex_ops_and_the_census_is_recorded(assets):
     census = op_census(out / manifest["file"]["name"])
     assert flex_ops(census) == [] and manifest["tflite"]["flex_ops"] == []
     assert manifest["tflite"]["op_census"] == census
-    # The mobile graph: every pointwise layer is a FULLY_CONNECTED (2 layers x 15 group linears + the pooler's
-    # dense, minus what onnx2tf fuses into BATCH_MATMUL); no convolution is left.
-    assert "CONV_2D" not in census and census["FULLY_CONNECTED"] >= 20
+    # The mobile graph (groups="broadcast"): each grouped layer (q+k+v, intermediate, output) one BATCH_MATMUL with
+    # a constant weight, 2 more a layer for attention; the post-attention layer and the pooler are FULLY_CONNECTED.
+    # No convolution and no slicing of groups: one SPLIT a layer (q, k, v heads), no CONCATENATION.
+    layers = loaded.config.num_hidden_layers
+    assert "CONV_2D" not in census and census["BATCH_MATMUL"] == 5 * layers
+    assert census["FULLY_CONNECTED"] == layers + 1 and census["SPLIT"] == layers and "CONCATENATION" not in census
     assert manifest["tflite"]["transpose_count"] == census.get("TRANSPOSE", 0)
-    # Heads split by slicing: only K^T is a Transpose, one a layer (plain onnx2tf of the HF graph: 4 a layer).
-    assert census.get("TRANSPOSE", 0) <= loaded.config.num_hidden_layers
-    # GELU is one builtin op per FFN group, not Erf's ~20-op polynomial (EXP, ABS, ...).
-    assert census["GELU"] == loaded.config.num_hidden_layers * loaded.config.intermediate_groups
+    # GELU is one builtin op a layer (its groups batched), not Erf's ~20-op polynomial (EXP, ABS, ...).
+    assert census["GELU"] == layers
     assert "EXP" not in census
 
 
