@@ -10,13 +10,16 @@ from export import at_least, positive_int  # one definition for every command
 non_negative_int = at_least(0)
 
 
-def names(choices: Iterable[str], *, what: str):
-    """argparse `type=`: comma-separated names, each one of `choices`, at least one, no repeats."""
+def names(choices: Iterable[str], *, what: str, why_not: str | None = None):
+    """argparse `type=`: comma-separated names, each one of `choices`, at least one, no repeats. `why_not`: why a
+    command takes only these (said when another is given)."""
     allowed = list(choices)
 
     def parse(text: str) -> list[str]:
         items = [x.strip() for x in text.split(",") if x.strip()]
         bad = [x for x in items if x not in allowed]
+        if bad and why_not:
+            raise argparse.ArgumentTypeError(f"{what} {', '.join(bad)}: {why_not}; choose from {', '.join(allowed)}")
         if bad:
             raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(map(repr, bad))}; choose from "
                                              f"{', '.join(allowed)} (comma-separated)")
@@ -131,10 +134,11 @@ SHARED = ("models", "formats", "precisions", "threads", "seq_len", "weights", "r
           "denormals", "out", "resume", "verbose")
 
 
-def add_shared(p: argparse.ArgumentParser, *, out: str, formats=None, precisions=None, omit=()) -> None:
+def add_shared(p: argparse.ArgumentParser, *, out: str, formats=None, precisions=None, omit=(),
+               why_not_formats: str | None = None) -> None:
     """The shared flags on `p`. `out`: the command's default output folder (artifacts always go to OUT/artifacts);
     `formats`/`precisions`: the choices when the command takes fewer than every registered one (the default stays
-    the shared one, narrowed to those choices)."""
+    the shared one, narrowed to those choices; `why_not_formats` says why, to whoever names another)."""
     from export import available_formats
     from models import model_choices
 
@@ -147,7 +151,7 @@ def add_shared(p: argparse.ArgumentParser, *, out: str, formats=None, precisions
             "--models", type=model_names, default=DEFAULT_MODELS,
             help=f"comma-separated models, the subject first ({model_choices()}, local folders or HF ids)"),
         "formats": lambda: p.add_argument(
-            "--formats", type=names(formats, what="format"), default=_within(DEFAULT_FORMATS, formats),
+            "--formats", type=names(formats, what="format", why_not=why_not_formats), default=_within(DEFAULT_FORMATS, formats),
             help=f"comma-separated artifact formats ({', '.join(formats)})"),
         "precisions": lambda: p.add_argument(
             "--precisions", type=names(precisions, what="precision"), default=_within(DEFAULT_PRECISIONS, precisions),

@@ -138,22 +138,10 @@ def _print(report: dict) -> None:
     console.print(f"saved to the history: {report['history']}")
 
 
-def _profiled_formats(text: str) -> list[str]:
-    """argparse `type=` of --formats: registered formats, each one with a per-op profiler on the desktop."""
-    from export import available_formats
-
-    chosen = flags.names(available_formats(), what="format")(text)
-    refused = [f for f in chosen if f not in PROFILED]
-    if refused:
-        raise argparse.ArgumentTypeError(f"{','.join(refused)}: no per-op profiler on the desktop for it; profile one "
-                                         f"of {', '.join(PROFILED)} (TFLite: ai_edge_litert has no op profiler)")
-    return chosen
-
-
 def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m android_bench.studies.op_profile", description=__doc__.split("\n\n")[0])
-    flags.add_shared(p, out="build/op_profile", formats=PROFILED)
-    next(a for a in p._actions if a.dest == "formats").type = _profiled_formats  # tflite: refused, saying why
+    flags.add_shared(p, out="build/op_profile", formats=PROFILED,
+                     why_not_formats="no per-op profiler on the desktop for it (TFLite: ai_edge_litert has no op profiler)")
     return p
 
 
