@@ -115,6 +115,9 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     report = json.loads((tmp_path / "eff" / "efficiency.json").read_text())
     made = sorted(p.name for p in (tmp_path / "eff" / "artifacts" / "bert-tiny").iterdir())  # ours and the peers'
     assert made == sorted(f"{path}-seq48" for path in {r["path"] for r in report["results"]}) and "onnx-fp32-seq48" in made
+    # every peer path, int8 ones included, converted and swapped in whole (no scratch folder left beside them)
+    peers = ("peer-onnx", "peer-onnx-int8", "peer-litert-torch", "peer-litert-torch-int8")
+    assert {f"{p}-seq48" for p in peers} <= set(made)
     # the CPU in the JSON and the table header; the run in the history beside --out (android_bench.measurement.machine)
     assert report["machine"]["kind"] and report["machine"]["cpu"] in done.stdout
     history = json.loads(Path(report["history"]["this_run"]).read_text())

@@ -3,7 +3,7 @@
 For each model (SqueezeBERT and BERT-base by default) at each sequence length (`--seq-len 16,32,64,128`: one
 artifact per path made at the longest and timed at every length, real tokens only), batch 1, and each thread count:
 our artifacts per format and precision, and the peer paths (android_bench.studies.peers: a plain torch.onnx.export
-of the Hugging Face model, its ORT dynamic int8, and a plain litert_torch.convert when litert-torch is installed).
+of the Hugging Face model and its ORT dynamic int8, a plain litert_torch.convert and its dynamic int8 recipe).
 Every path is timed exactly as `python -m android_bench --device local` times it (android_bench.harness.run): the
 jobs of harness.protocol.plan in --rounds rounds (models alternating, lengths alternating), each job one process of
 the Python runner on this machine, each result appended to OUT/results.jsonl as it arrives (`--resume` continues).
@@ -26,7 +26,7 @@ from export import ArgumentParser, run_main
 
 from android_bench.harness import flags
 from android_bench.measurement import timing
-from android_bench.studies.peers import PEERS, STATIC, ensure_peer, path_name
+from android_bench.studies.peers import PEERS, ensure_peer, path_name
 
 log = logging.getLogger("android_bench")
 
@@ -64,11 +64,11 @@ def _artifacts(args) -> tuple[dict, dict]:
                                                                  seq_len=longest)
                 lengths[(fmt, precision)] = args.seq_len
         loaded = models.load(n, weights=args.weights)
-        for peer, (fmt, _) in PEERS.items():
-            folder = ensure_peer(root, peer, loaded, weights=args.weights, seq_len=longest)
+        for peer in PEERS.values():
+            folder = ensure_peer(root, peer.name, loaded, weights=args.weights, seq_len=longest)
             if folder is not None:
-                artifacts[(n, fmt, peer)] = folder
-                lengths[(fmt, peer)] = [longest] if peer in STATIC else args.seq_len
+                artifacts[(n, peer.format, peer.name)] = folder
+                lengths[(peer.format, peer.name)] = [longest] if peer.static else args.seq_len
     return artifacts, lengths
 
 
@@ -108,8 +108,9 @@ def _report(args, records: list[dict], flops: dict, weights: dict, lengths: dict
     if args.weights == "random":  # latency does not depend on the values; say so anyway, as every manifest does
         report["warning"] = "random weights (seeded): latency only, outputs are meaningless"
     if any(len(v) < len(seq_lens) for v in lengths.values()):
-        report["static_peers"] = ("peer-litert-torch: litert_torch.convert makes a static [1, "
-                                  f"{max(seq_lens)}] file, timed at {max(seq_lens)} tokens only")
+        static = ", ".join(p.name for p in PEERS.values() if p.static)
+        report["static_peers"] = (f"{static}: litert_torch.convert makes a static [1, {max(seq_lens)}] file, timed "
+                                  f"at {max(seq_lens)} tokens only")
     report = _with_ratios(report, names, flops)
     found = by_length.at_length_distribution(report["results"], weights, key=("model", "path", "threads"))
     if found:
