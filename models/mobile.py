@@ -21,12 +21,13 @@ fused q/k/v projection (a group holds whole heads), not via q and v concatenated
 concatenations fewer a layer, SqueezeBERT TFLite int8 3-4% faster (x86, 1 and 2 threads, 300 interleaved runs).
 The batched forms below split the heads their own way (MobileLayer._qkv).
 
-A layer's groups run one of three ways (`groups=`), each exporter picking what its runtime runs as one kernel:
-"linears" (one nn.Linear a group: what torch's and XNNPACK's dynamic quantizers cover, so TorchScript and
-ExecuTorch use it; XNNPACK's dynamic int8 does not take bmm), "batched" (one bmm of the [g, B*S, K] input with a
-constant [g, K, N] weight, any batch; ONNX, export/onnx.py says what it gained) or "broadcast" (a [B, g, S, K]
-input, the batch fixed at 1 by the format: TFLite, where onnx2tf makes each grouped layer one BATCH_MATMUL with
-a constant weight that XNNPACK runs in fp32 and dynamic int8; export/tflite/convert.py says what it gained).
+A layer's groups run one of three ways (`groups=`), each exporter picking what its runtime runs fastest, by
+measurement: "linears" (one nn.Linear a group: what torch's and XNNPACK's dynamic quantizers cover, so TorchScript
+and ExecuTorch use it, XNNPACK's dynamic int8 not taking bmm; ONNX too: export/onnx.py), "batched" (one bmm of the
+[g, B*S, K] input with a constant [g, K, N] weight, any batch: ONNX's `--groups batched`, slower in ORT at 1 thread)
+or "broadcast" (a [B, g, S, K] input, the batch fixed at 1 by the format: TFLite, where onnx2tf makes each grouped
+layer one BATCH_MATMUL with a constant weight that XNNPACK runs in fp32 and dynamic int8; export/tflite/convert.py
+says what it gained).
 """
 from __future__ import annotations
 
