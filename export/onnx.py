@@ -5,12 +5,16 @@ on SqueezeBERT and BERT, but the legacy one exports in ~3 s instead of ~16 s. `-
 is kept for comparison and for when the legacy exporter is removed from torch. The axes, names and Dims come
 from the task's I/O contract (models.contract).
 
-SqueezeBERT's grouped layers (`--groups`, models/mobile.py) stay one MatMul a group ("linears", the default) by
-measurement; "batched" (one MatMul a layer with a constant [g, K, N] weight; its int8 quantizes each layer input
-once: 49 per-token scaling chains instead of 157) lost at 1 thread: full size, seq 128, ORT 1.32, 2-core AMD EPYC
-(AVX-512 VNNI), 1 thread, interleaved medians of 40: fp32 100.1 vs 87.1 ms, int8 52.8 vs 49.6. ORT fuses the
-group Transpose into its batched MatMul (FusedMatMul: 39 ms of 36 nodes in the profile); 2 threads were within
-the noise of a shared host (docs/export-and-int8.md).
+SqueezeBERT's grouped layers (`--groups`, models/mobile.py) are one grouped Conv a layer on channel-major
+activations ("conv", the default), by measurement: full size, seq 128, ORT 1.32, 2-core AMD EPYC (AVX-512 VNNI),
+one process per run as the benchmark harness runs them, 3 rounds x 30: against one MatMul a group ("linears")
+48.2 vs 56.2 ms at 2 threads (32 tokens 15.1 vs 16.9), 90.7 vs 88.6 at 1 thread: ORT's grouped Conv threads
+over the groups, where each per-group MatMul is too small to split well. int8 always quantizes the per-group
+MatMul form, which the fp32 conversion exports too: quantize/onnx.py rewrites MatMuls with constant weights
+into per-token int8, and ORT would run a grouped Conv as ConvInteger, 3x slower. "batched" (one MatMul a layer
+with a constant [g, K, N] weight; its int8 quantizes each layer input once: 49 per-token scaling chains instead
+of 157) lost at 1 thread (fp32 102.3 vs 84.7 ms, int8 62.1 vs 50.2; ORT fuses the group Transpose into a slower
+FusedMatMul) and gained little at 2 (int8 35.1 vs 37.3) (docs/export-and-int8.md).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from collections import Counter
 
 import torch
 
-from models.mobile import GROUPINGS, mobile_module
+from models.mobile import mobile_module
 
 from ._formats import register_format
 from ._pipeline import Converted
@@ -33,10 +37,10 @@ def add_options(parser):
     parser.add_argument("--exporter", choices=("legacy", "dynamo"), default="legacy",
                         help="torch.onnx.export path: legacy (TorchScript-based, dynamo=False) or dynamo")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17 legacy, 18 dynamo)")
-    parser.add_argument("--groups", choices=GROUPINGS[:2], default="linears",
-                        help="SqueezeBERT's grouped layers in the mobile graph: linears (one MatMul a group; "
-                             "measured fastest) or batched (one batched MatMul a layer, int8 activations "
-                             "quantized once a layer)")
+    parser.add_argument("--groups", choices=("conv", "linears", "batched"), default="conv",
+                        help="SqueezeBERT's grouped layers in the mobile fp32 graph: conv (one grouped Conv a layer; "
+                             "measured fastest), linears (one MatMul a group) or batched (one batched MatMul a "
+                             "layer); int8 quantizes the linears form (see the module docstring)")
     parser.add_argument("--inputs", choices=("ids", "text"), default="ids",
                         help="ids: int64 input_ids, attention_mask, token_type_ids; text: a string tensor of one text "
                              "or a text pair [text, text_pair], tokenized inside the model by onnxruntime-extensions' "
@@ -117,11 +121,17 @@ def export_onnx(module, example: dict, path, *, contract, exporter="legacy", ops
 
 @register_format("onnx", suffix=".onnx", add_options=add_options, prepare=prepare, package=package)
 def convert(loaded, products, path, *, options) -> Converted:
-    products.onnx = products.work / "fp32.onnx"  # kept for the int8 recipe, which rewrites the graph
-    module = mobile_module(loaded, options["graph"], groups=options.get("groups", "linears"))
-    info = export_onnx(module, products.example, products.onnx, contract=products.contract,
-                       exporter=options.get("exporter", "legacy"), opset=options.get("opset"))
-    shutil.copyfile(products.onnx, path)
+    groups, how = options.get("groups", "conv"), {"exporter": options.get("exporter", "legacy"),
+                                                  "opset": options.get("opset")}
+    info = export_onnx(mobile_module(loaded, options["graph"], groups=groups), products.example, path,
+                       contract=products.contract, **how)
+    # kept for the int8 recipe, which rewrites the MatMuls with constant weights: the per-group MatMul form
+    products.onnx = products.work / "fp32.onnx"
+    if groups == "conv" and options["graph"] == "mobile" and loaded.family == "squeezebert":
+        export_onnx(mobile_module(loaded, "mobile", groups="linears"), products.example, products.onnx,
+                    contract=products.contract, **how)
+    else:
+        shutil.copyfile(path, products.onnx)
     return Converted(files=[path], sections={"onnx": info})
 
 

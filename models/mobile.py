@@ -41,7 +41,7 @@ from .contract import OUTPUT_NAMES
 
 GRAPHS = ("mobile", "reference")
 HEAD_SPLITS = ("transpose", "slices")
-GROUPINGS = ("linears", "batched", "broadcast")
+GROUPINGS = ("linears", "batched", "broadcast", "conv")
 
 
 class GroupedPointwise(nn.Module):
@@ -65,8 +65,15 @@ class GroupedPointwise(nn.Module):
                    for j in range(g)]  # group j: [out, in]
         biases = [torch.cat([c.bias.data[j * w:(j + 1) * w] for c, w in zip(convs, self.widths)]) if bias else None
                   for j in range(g)]
-        self.batched = groups != "linears" and g > 1
+        self.batched = groups in ("batched", "broadcast") and g > 1
         self.broadcast = self.batched and groups == "broadcast"
+        self.conv = groups == "conv" and g > 1
+        if self.conv:  # the groups as one grouped 1x1 Conv1d on channel-major input, as Hugging Face runs them
+            self.grouped = nn.Conv1d(cin, g * sum(self.widths), 1, groups=g, bias=bias)
+            self.grouped.weight.data.copy_(torch.cat(weights)[:, :, None])
+            if bias:
+                self.grouped.bias.data.copy_(torch.cat(biases))
+            return
         if self.batched:  # the groups as one batched matmul with a constant [g, in, out] weight
             self.weight = nn.Parameter(torch.stack([w.t() for w in weights]))
             self.bias = nn.Parameter(torch.stack(biases)[:, None, :]) if bias else None
@@ -97,6 +104,9 @@ class GroupedPointwise(nn.Module):
             return y.transpose(1, 2).flatten(2)
         return y.transpose(0, 1).reshape(like.shape[0], like.shape[1], -1)
 
+    def conv_outputs(self, x):  # [B, S, cin] -> [B, S, g * sum(widths)]: each group's outputs, in group order
+        return self.grouped(x.transpose(1, 2)).transpose(1, 2)
+
     def group_outputs(self, x) -> list:
         """Each group's Linear output, [..., sum(widths)], in group order."""
         if len(self.linears) == 1:
@@ -116,7 +126,13 @@ class GroupedPointwise(nn.Module):
                 outputs.append(self.from_groups(y[..., start:start + width], x))
                 start += width
             return tuple(outputs)
-        parts = self.group_outputs(x)
+        if self.conv:
+            y = self.conv_outputs(x)
+            if len(self.widths) == 1:
+                return (y,)
+            parts = list(y.unflatten(-1, (self.groups, -1)).unbind(-2))  # each group's outputs
+        else:
+            parts = self.group_outputs(x)
         if len(self.widths) == 1:
             return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1),)
         return tuple(self.output(parts, i) for i in range(len(self.widths)))
@@ -147,10 +163,12 @@ class MobileLayer(nn.Module):
         self.output_norm = _layer_norm(layer.output.layernorm)
         # Intermediate group j writes exactly the channels output group j reads (same group count): the FFN can
         # run group by group, without concatenating the 4x-wide intermediate activation and splitting it again.
-        self.ffn_by_group = self.intermediate.groups == self.output.groups > 1
+        self.ffn_by_group = self.intermediate.groups == self.output.groups > 1 and not self.intermediate.conv
         whole_heads = len(self.qkv) == 1 and all(w % self.head_size == 0 for w in self.qkv[0].widths)
         # sliced heads straight off each group's q/k/v output (module docstring); every SqueezeBERT config qualifies
-        self.heads_from_groups = self.sliced and whole_heads and not self.qkv[0].batched
+        self.heads_from_groups = self.sliced and whole_heads and not (self.qkv[0].batched or self.qkv[0].conv)
+        # conv with q, k, v alike: every head of q, k and v from one reshape + permute of the conv's output
+        self.heads_from_conv = whole_heads and self.qkv[0].conv and len(set(self.qkv[0].widths)) == 1
         # batched: each group's heads (and K^T) are one reshape + permute of its slice of the q|k|v output
         self.heads_from_batch = whole_heads and self.qkv[0].batched
         # broadcast with q, k, v alike: all heads at once, in (q|k|v, head of the group, group) order, which
@@ -180,6 +198,12 @@ class MobileLayer(nn.Module):
         return x.transpose(1, 2).flatten(2)
 
     def _qkv(self, x):  # q, v: [B, heads, S, head_size]; K^T: [B, heads, head_size, S]
+        if self.heads_from_conv:  # [B, S, g x (q|k|v) x heads of the group x head_size] -> heads in (group, head) order
+            projection = self.qkv[0]
+            g, n = projection.groups, len(projection.widths)
+            y = projection.conv_outputs(x).unflatten(-1, (g, n, -1, self.head_size))
+            q, k, v = y.permute(3, 0, 2, 4, 1, 5).flatten(2, 3).unbind(0)
+            return q, k.transpose(2, 3), v
         if self.heads_from_batch:
             projection = self.qkv[0]
             y = projection.batched_matmul(projection.to_groups(x))  # [g, B*S, q|k|v] or [B, g, S, q|k|v]

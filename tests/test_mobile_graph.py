@@ -56,10 +56,11 @@ def test_real_squeezebert_config_shapes_rewrite_exactly():
     assert (got - want).abs().max().item() <= ATOL
 
 
-@pytest.mark.parametrize("groups", ["batched", "broadcast"])
+@pytest.mark.parametrize("groups", ["batched", "broadcast", "conv"])
 @pytest.mark.parametrize("num_heads", [12, 8])  # 3 and 2 heads a group
 def test_batched_groups_match_at_full_width(num_heads, groups):
-    """The full-size layer (768 hidden, 4 groups, 3072 intermediate) with its groups as one batched matmul."""
+    """The full-size layer (768 hidden, 4 groups, 3072 intermediate) with its groups as one batched matmul or one
+    grouped conv."""
     from transformers import SqueezeBertConfig, SqueezeBertModel
 
     tiny = models.load("squeezebert-tiny", weights="random")
@@ -70,7 +71,10 @@ def test_batched_groups_match_at_full_width(num_heads, groups):
     hf = SqueezeBertModel(config).eval()
     mobile = MobileSqueezeBert(hf, "feature-extraction", groups=groups).eval()
     layer = mobile.layers[0]
-    assert layer.heads_from_batch and layer.qkv[0].weight.shape == (4, 192, 576)
+    if groups == "conv":  # q, k and v of every group as one grouped 1x1 convolution
+        assert layer.heads_from_conv and layer.qkv[0].grouped.weight.shape == (4 * 576, 192, 1)
+    else:
+        assert layer.heads_from_batch and layer.qkv[0].weight.shape == (4, 192, 576)
     linears = [m for m in mobile.modules() if isinstance(m, torch.nn.Linear)]
     assert linears == [layer.post_attention.linears[0], mobile.pooler.dense]  # the two ungrouped layers
     inputs = tiny.inputs(seq_len=40, batch=2)
@@ -124,5 +128,7 @@ def test_both_graphs_export_and_validate(tmp_path, graph):
                              options={"graph": graph})["fp32"]
     census = artifact.manifest["onnx"]["op_census"]
     assert artifact.manifest["graph"] == graph
-    assert ("Conv" in census) == (graph == "reference")
+    # per layer: Hugging Face's q, k, v, post-attention, intermediate and output convs; the mobile graph's ONNX
+    # default (groups="conv"): q+k+v fused, intermediate and output one grouped Conv each, post-attention a MatMul
+    assert census["Conv"] == 2 * (6 if graph == "reference" else 3)
     assert artifact.manifest["validation"]["max_abs_diff"]["last_hidden_state"] <= 1e-4

@@ -66,7 +66,9 @@ def test_torchscript_int8_runs_quantized_linears(int8):
 
 @pytest.mark.parametrize("groups", [None, "batched"])
 def test_onnx_int8_has_integer_matmuls_only(int8, groups):
-    loaded, _, q = int8("onnx", groups=groups)
+    loaded, fp32, q = int8("onnx", groups=groups)
+    if groups is None:  # the fp32 default: one grouped Conv a grouped layer (q+k+v, intermediate, output)
+        assert Counter(n.op_type for n in onnx.load(str(fp32.path)).graph.node)["Conv"] == 2 * 3
     graph = onnx.load(str(q.path)).graph
     ops = Counter(n.op_type for n in graph.node)
     weights = {i.name for i in graph.initializer}
