@@ -21,13 +21,14 @@ fused q/k/v projection (a group holds whole heads), not via q and v concatenated
 concatenations fewer a layer, SqueezeBERT TFLite int8 3-4% faster (x86, 1 and 2 threads, 300 interleaved runs).
 The batched forms below split the heads their own way (MobileLayer._qkv).
 
-A layer's groups run one of three ways (`groups=`), each exporter picking what its runtime runs fastest, by
-measurement: "linears" (one nn.Linear a group: what torch's and XNNPACK's dynamic quantizers cover, so TorchScript
-and ExecuTorch use it, XNNPACK's dynamic int8 not taking bmm; ONNX too: export/onnx.py), "batched" (one bmm of the
-[g, B*S, K] input with a constant [g, K, N] weight, any batch: ONNX's `--groups batched`, slower in ORT at 1 thread)
-or "broadcast" (a [B, g, S, K] input, the batch fixed at 1 by the format: TFLite, where onnx2tf makes each grouped
+A layer's groups run one of four ways (`groups=`), each exporter picking what its runtime runs fastest, by
+measurement: "linears" (one nn.Linear a group: what torch's and XNNPACK's dynamic quantizers cover, so TorchScript,
+ExecuTorch and ONNX's int8 use it, XNNPACK's dynamic int8 not taking bmm), "batched" (one bmm of the [g, B*S, K]
+input with a constant [g, K, N] weight, any batch: ONNX's `--groups batched`, slower in ORT at 1 thread),
+"broadcast" (a [B, g, S, K] input, the batch fixed at 1 by the format: TFLite, where onnx2tf makes each grouped
 layer one BATCH_MATMUL with a constant weight that XNNPACK runs in fp32 and dynamic int8; export/tflite/convert.py
-says what it gained).
+says what it gained) or "conv" (one grouped Conv1d on channel-major activations, Hugging Face's own form between
+token-major layers: ONNX fp32, where ORT threads over the groups; export/onnx.py says what it gained).
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ GROUPINGS = ("linears", "batched", "broadcast", "conv")
 
 class GroupedPointwise(nn.Module):
     """One or more `Conv1d(cin, cout_i, kernel_size=1, groups=g)` that read the same input (SqueezeBERT's q, k, v),
-    as `g` Linear layers on token-major input [..., cin]. Group j's Linear stacks every conv's group-j weights,
+    as `g` Linear layers on token-major input [..., cin] (or, by `groups=`, one batched matmul or one grouped
+    conv: the module docstring). Group j's Linear stacks every conv's group-j weights,
     so each input slice is read (and, in int8, quantized) once and the GEMM is wider. forward returns one
     output per conv, as a tuple."""
 
