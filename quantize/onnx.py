@@ -42,19 +42,21 @@ def per_token_int8_matmuls(model) -> int:
     """Rewrite every x @ W with a constant W in place (2-D: MatMul, or Gemm with alpha = beta = 1 and no transA;
     3-D [g, K, N]: a batched MatMul, each group's rows scaled on their own):
 
-        s  = max(|x|, over the last axis) / 127            one scale per token (per token and group)
-        xq = QuantizeLinear(x / s, 1, 128)                 uint8(round(x / s) + 128), in one op
-        y  = float(MatMulInteger(xq, Wq, 128)) * w_scale * s (+ bias)
+        m  = max(|x|, over the last axis)                  one scale per token (per token and group): m / 127
+        xq = QuantizeLinear(x / m, 1/127, 128)             uint8(round(127 x / m) + 128), in one op
+        y  = float(MatMulInteger(xq, Wq, 128)) * (w_scale / 127) * m (+ bias)
 
-    with Wq int8 symmetric per output channel. w_scale is applied before s: ORT fuses MatMulInteger -> Cast ->
+    with Wq int8 symmetric per output channel. w_scale is applied before m: ORT fuses MatMulInteger -> Cast ->
     Mul into MatMulIntegerToFloat, which is only right when that Mul is per column (with the per-row scale
-    there it produced garbage, cosine 0.42). Returns how many layers were rewritten."""
+    there it produced garbage, cosine 0.42). The 1/127 sits in QuantizeLinear's scale and in w_scale, so a token's
+    scale costs no op of its own (ORT runs these small ops unthreaded: each one counts at 2 threads). Returns how
+    many layers were rewritten."""
     from onnx import TensorProto, helper, numpy_helper
 
     graph = model.graph
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     weights = {i.name: i for i in graph.initializer}
-    constants = {"pt_127": np.float32(127), "pt_eps": np.float32(1e-12), "pt_one": np.float32(1),
+    constants = {"pt_eps": np.float32(1e-12), "pt_inv_127": np.float32(1 / 127),
                  "pt_zero_point": np.uint8(ZERO_POINT), "pt_last_axis": np.array([-1], np.int64)}
     nodes, added, rewritten = [], [], 0
     for node in graph.node:
@@ -66,21 +68,20 @@ def per_token_int8_matmuls(model) -> int:
         w_scale = np.abs(w).max(axis=-2, keepdims=w.ndim == 3) / 127  # per output channel (of each group)
         w_scale[w_scale == 0] = 1
         added += [numpy_helper.from_array(np.clip(np.round(w / w_scale), -127, 127).astype(np.int8), p + "w_int8"),
-                  numpy_helper.from_array(w_scale.astype(np.float32), p + "w_scale")]
+                  numpy_helper.from_array((w_scale / 127).astype(np.float32), p + "w_scale")]
         reduce = (helper.make_node("ReduceMax", [p + "abs", "pt_last_axis"], [p + "amax"], keepdims=1) if opset >= 18
                   else helper.make_node("ReduceMax", [p + "abs"], [p + "amax"], keepdims=1, axes=[-1]))
         y = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else p + "y"
         nodes += [
             helper.make_node("Abs", [x], [p + "abs"]), reduce,
             helper.make_node("Max", [p + "amax", "pt_eps"], [p + "amax_safe"]),  # an all-zero token: no 0/0
-            helper.make_node("Div", [p + "amax_safe", "pt_127"], [p + "scale"]),
-            helper.make_node("Div", [x, p + "scale"], [p + "x_scaled"]),
-            # round half to even, + 128, to uint8 in one op (a per-tensor scale of 1: the per-token one is above)
-            helper.make_node("QuantizeLinear", [p + "x_scaled", "pt_one", "pt_zero_point"], [p + "x_uint8"]),
+            helper.make_node("Div", [x, p + "amax_safe"], [p + "x_scaled"]),
+            # round half to even, + 128, to uint8 in one op (a per-tensor scale of 1/127: the per-token m is above)
+            helper.make_node("QuantizeLinear", [p + "x_scaled", "pt_inv_127", "pt_zero_point"], [p + "x_uint8"]),
             helper.make_node("MatMulInteger", [p + "x_uint8", p + "w_int8", "pt_zero_point"], [p + "y_int32"]),
             helper.make_node("Cast", [p + "y_int32"], [p + "y_float"], to=TensorProto.FLOAT),
             helper.make_node("Mul", [p + "y_float", p + "w_scale"], [p + "y_channel"]),
-            helper.make_node("Mul", [p + "y_channel", p + "scale"], [y]),
+            helper.make_node("Mul", [p + "y_channel", p + "amax_safe"], [y]),
         ]
         if y != node.output[0]:
             nodes.append(helper.make_node("Add", [y, node.input[2]], [node.output[0]]))
