@@ -97,8 +97,6 @@ def _version(name: str) -> str | None:
 
 def export_onnx(module, example: dict, path, *, contract, exporter="legacy", opset=None) -> dict:
     """torch.onnx.export with the contract's names and dynamic axes; returns the written graph's op census."""
-    import onnx
-
     opset = opset or DEFAULT_OPSET[exporter]
     args = tuple(torch.from_numpy(example[n]) for n in contract.input_names)
     names = {"input_names": list(contract.input_names), "output_names": list(contract.output_names)}
@@ -114,9 +112,15 @@ def export_onnx(module, example: dict, path, *, contract, exporter="legacy", ops
             program = torch.onnx.export(module, args, dynamic_shapes=dims if any(dims) else None,
                                         opset_version=opset, dynamo=True, verbose=False, **names)
             program.save(str(path))
+    return {"exporter": exporter, "opset": opset, **op_census(path)}
+
+
+def op_census(path) -> dict:
+    """The ONNX file's node count and its nodes by op type, most frequent first."""
+    import onnx
+
     graph = onnx.load(str(path), load_external_data=False).graph
-    return {"exporter": exporter, "opset": opset, "nodes": len(graph.node),
-            "op_census": dict(Counter(n.op_type for n in graph.node).most_common())}
+    return {"nodes": len(graph.node), "op_census": dict(Counter(n.op_type for n in graph.node).most_common())}
 
 
 @register_format("onnx", suffix=".onnx", add_options=add_options, prepare=prepare, package=package)

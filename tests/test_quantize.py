@@ -71,6 +71,7 @@ def test_onnx_int8_has_integer_matmuls_only(int8, groups):
         assert Counter(n.op_type for n in onnx.load(str(fp32.path)).graph.node)["Conv"] == 2 * 3
     graph = onnx.load(str(q.path)).graph
     ops = Counter(n.op_type for n in graph.node)
+    assert q.manifest["onnx"]["op_census"] == dict(ops) and q.manifest["onnx"]["nodes"] == len(graph.node)
     weights = {i.name for i in graph.initializer}
     assert ops["MatMulInteger"] == (BATCHED_POINTWISE if groups else POINTWISE)
     assert ops["ConvInteger"] == 0 and ops["Conv"] == 0
