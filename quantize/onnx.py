@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+CONTRIB = "com.microsoft"  # ONNX Runtime's own operators (MatMulIntegerToFloat), in every ORT build with contrib ops
 ZERO_POINT = 128  # activations are uint8 (u8s8 is ORT's fast x86 path); a token's int8 value v is stored as v+128
 
 
@@ -49,53 +50,97 @@ def per_token_int8_matmuls(model) -> int:
     with Wq int8 symmetric per output channel. w_scale is applied before m: ORT fuses MatMulInteger -> Cast ->
     Mul into MatMulIntegerToFloat, which is only right when that Mul is per column (with the per-row scale
     there it produced garbage, cosine 0.42). The 1/127 sits in QuantizeLinear's scale and in w_scale, so a token's
-    scale costs no op of its own (ORT runs these small ops unthreaded: each one counts at 2 threads). Returns how
-    many layers were rewritten."""
-    from onnx import TensorProto, helper, numpy_helper
+    scale costs no op of its own. ORT runs these small ops unthreaded, so each one counts at 2 threads, and each
+    activation is quantized once however many MatMuls read it: BERT's q, k and v share one x, and where x is
+    split on its last axis into groups (SqueezeBERT's grouped layers, one MatMul a group) the whole x is
+    quantized once, per token over all its channels as XNNPACK and TFLite do, and the uint8 x is split instead.
+    Returns how many layers were rewritten."""
+    from onnx import NodeProto, helper, numpy_helper
 
     graph = model.graph
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     weights = {i.name: i for i in graph.initializer}
+    producers = {o: n for n in graph.node for o in n.output}
     constants = {"pt_eps": np.float32(1e-12), "pt_inv_127": np.float32(1 / 127),
                  "pt_zero_point": np.uint8(ZERO_POINT), "pt_last_axis": np.array([-1], np.int64)}
-    nodes, added, rewritten = [], [], 0
-    for node in graph.node:
-        w = _constant_weight(node, weights, numpy_helper)
-        if w is None:
-            nodes.append(node)
-            continue
-        p, x = f"{node.name or node.output[0]}/pt_", node.input[0]
-        w_scale = np.abs(w).max(axis=-2, keepdims=w.ndim == 3) / 127  # per output channel (of each group)
-        w_scale[w_scale == 0] = 1
-        added += [numpy_helper.from_array(np.clip(np.round(w / w_scale), -127, 127).astype(np.int8), p + "w_int8"),
-                  numpy_helper.from_array((w_scale / 127).astype(np.float32), p + "w_scale")]
+    nodes, added, rewritten, quantized = [], [], 0, {}  # quantized: float tensor -> (its uint8 tensor, its m)
+
+    def quantize(x: str) -> tuple[str, str]:
+        if x in quantized:
+            return quantized[x]
+        split = producers.get(x)
+        if split is not None and split.op_type == "Split" and _on_last_axis(split, graph):
+            whole, m = quantize(split.input[0])
+            uint8 = NodeProto()
+            uint8.CopyFrom(split)  # the same split (sizes, axis) of the uint8 tensor
+            uint8.name, uint8.input[0] = f"{split.name or split.output[0]}/pt_uint8", whole
+            del uint8.output[:]
+            uint8.output.extend(f"{o}/pt_uint8" for o in split.output)
+            nodes.append(uint8)
+            quantized.update({o: (q, m) for o, q in zip(split.output, uint8.output)})
+            return quantized[x]
+        p = f"{x}/pt_"
         reduce = (helper.make_node("ReduceMax", [p + "abs", "pt_last_axis"], [p + "amax"], keepdims=1) if opset >= 18
                   else helper.make_node("ReduceMax", [p + "abs"], [p + "amax"], keepdims=1, axes=[-1]))
-        y = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else p + "y"
-        nodes += [
+        nodes.extend([
             helper.make_node("Abs", [x], [p + "abs"]), reduce,
             helper.make_node("Max", [p + "amax", "pt_eps"], [p + "amax_safe"]),  # an all-zero token: no 0/0
             helper.make_node("Div", [x, p + "amax_safe"], [p + "x_scaled"]),
             # round half to even, + 128, to uint8 in one op (a per-tensor scale of 1/127: the per-token m is above)
             helper.make_node("QuantizeLinear", [p + "x_scaled", "pt_inv_127", "pt_zero_point"], [p + "x_uint8"]),
-            helper.make_node("MatMulInteger", [p + "x_uint8", p + "w_int8", "pt_zero_point"], [p + "y_int32"]),
-            helper.make_node("Cast", [p + "y_int32"], [p + "y_float"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", [p + "y_float", p + "w_scale"], [p + "y_channel"]),
-            helper.make_node("Mul", [p + "y_channel", p + "amax_safe"], [y]),
-        ]
+        ])
+        quantized[x] = (p + "x_uint8", p + "amax_safe")
+        return quantized[x]
+
+    for node in graph.node:
+        w = _constant_weight(node, weights, numpy_helper)
+        if w is None:
+            nodes.append(node)
+            continue
+        p = f"{node.name or node.output[0]}/pt_"
+        w_scale = np.abs(w).max(axis=-2, keepdims=w.ndim == 3) / 127  # per output channel (of each group)
+        w_scale[w_scale == 0] = 1
+        added += [numpy_helper.from_array(np.clip(np.round(w / w_scale), -127, 127).astype(np.int8), p + "w_int8"),
+                  numpy_helper.from_array((w_scale / 127).astype(np.float32), p + "w_scale")]
+        x_uint8, m = quantize(node.input[0])
+        y = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else p + "y"
+        nodes.append(helper.make_node("MatMulIntegerToFloat", [x_uint8, p + "w_int8", m, p + "w_scale", "pt_zero_point"],
+                                      [y], domain=CONTRIB))
         if y != node.output[0]:
             nodes.append(helper.make_node("Add", [y, node.input[2]], [node.output[0]]))
         rewritten += 1
     if rewritten:
         added += [numpy_helper.from_array(np.asarray(v), k) for k, v in constants.items()]
+        if all(o.domain != CONTRIB for o in model.opset_import):
+            model.opset_import.append(helper.make_opsetid(CONTRIB, 1))
     del graph.node[:]
-    graph.node.extend(nodes)
+    graph.node.extend(_live(nodes, {o.name for o in graph.output}))  # a float Split only the MatMuls read goes
     graph.initializer.extend(added)
     used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
     kept = [i for i in graph.initializer if i.name in used]  # the float weights that were replaced go
     del graph.initializer[:]
     graph.initializer.extend(kept)
     return rewritten
+
+
+def _on_last_axis(split, graph) -> bool:
+    """Whether a Split cuts its input's last axis: axis -1, or rank - 1 where the input's rank is known."""
+    axis = next((a.i for a in split.attribute if a.name == "axis"), 0)
+    if axis == -1:
+        return True
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*graph.input, *graph.value_info)
+             if v.type.tensor_type.HasField("shape")}
+    return ranks.get(split.input[0]) == axis + 1
+
+
+def _live(nodes: list, outputs: set) -> list:
+    """`nodes` (in order) without those whose outputs nothing reads."""
+    needed, kept = set(outputs), []
+    for node in reversed(nodes):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    return kept[::-1]
 
 
 def _constant_weight(node, weights: dict, numpy_helper) -> np.ndarray | None:
@@ -127,7 +172,7 @@ def census(model) -> dict:
     # Gathers on a quantized table read uint8 data; count tables by their dtype instead.
     int8_types = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
     quantized_tables = sum(1 for i in graph.initializer if i.data_type in int8_types and len(i.dims) == 2)
-    return {"quantized": {"MatMulInteger": ops.get("MatMulInteger", 0), "ConvInteger": ops.get("ConvInteger", 0),
+    return {"quantized": {op: ops.get(op, 0) for op in ("MatMulIntegerToFloat", "MatMulInteger", "ConvInteger")} | {
                           "int8 weight tensors": quantized_tables},
             "float": {k: v for k, v in float_weighted.items() if k != "Gather"},
             "float_by_design": "LayerNorm, softmax and the attention matmuls (activation x activation) stay float"}

@@ -73,10 +73,13 @@ def test_onnx_int8_has_integer_matmuls_only(int8, groups):
     ops = Counter(n.op_type for n in graph.node)
     assert q.manifest["onnx"]["op_census"] == dict(ops) and q.manifest["onnx"]["nodes"] == len(graph.node)
     weights = {i.name for i in graph.initializer}
-    assert ops["MatMulInteger"] == (BATCHED_POINTWISE if groups else POINTWISE)
-    assert ops["ConvInteger"] == 0 and ops["Conv"] == 0
+    assert ops["MatMulIntegerToFloat"] == (BATCHED_POINTWISE if groups else POINTWISE)
+    assert ops["MatMulInteger"] == ops["ConvInteger"] == ops["Conv"] == 0
+    # each activation quantized once, per token: per layer one for q+k+v's groups (the uint8 input is split), one
+    # post-attention, one for the intermediate's groups, one per output group (each reads its own GELU output)
+    assert ops["QuantizeLinear"] == (BATCHED_POINTWISE if groups else 2 * (3 + 4) + 1)
     int8_weights = {i.name: len(i.dims) for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
-    batched = [n for n in graph.node if n.op_type == "MatMulInteger" and int8_weights.get(n.input[1]) == 3]
+    batched = [n for n in graph.node if n.op_type == "MatMulIntegerToFloat" and int8_weights.get(n.input[1]) == 3]
     assert len(batched) == (2 * 3 if groups else 0)  # every grouped layer (q+k+v, FFN) with an int8 [g, K, N]
     inputs = loaded.inputs(seq_len=48, batch=2, offset=1)  # the batched layout at a batch of 2
     got, want = load_artifact(q.dir).run(inputs), eager_outputs(loaded, inputs)
