@@ -3,8 +3,10 @@
 ONNX Runtime's `quantize_dynamic` scales activations per tensor (DynamicQuantizeLinear). On real BERT weights
 (all-MiniLM-L6-v2) that lost too much: mean cosine 0.986 against eager, because the FFN output layer's input
 (GELU output) has a few values ~10x the rest. One scale per token (row), as XNNPACK and TFLite's hybrid
-kernels do, keeps 0.997. ORT has no per-token mode, so each constant-weight MatMul/Gemm is rewritten here
-into standard ops around MatMulInteger; the embedding tables (Gather) still go through ORT's quantizer.
+kernels do, keeps 0.997. ORT's quantizer has no per-token mode, so each constant-weight MatMul/Gemm is
+rewritten here: the activation quantized per token by standard ops, the product one MatMulIntegerToFloat
+(ORT's contrib op, in every ORT build with contrib ops, x86 and ARM64), which takes a per-token and a
+per-channel scale; the embedding tables (Gather) still go through ORT's quantizer.
 """
 from __future__ import annotations
 

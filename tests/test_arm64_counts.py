@@ -48,7 +48,8 @@ def counts(arm64_artifacts, arm64_tools, tmp_path_factory) -> dict[str, dict]:
                 artifact = made[model, fmt, precision]
                 make = counter.guest_maker(fmt, artifact, read_verified(artifact), inputs=inputs, seq_len=SEQ_LEN,
                                            tools=arm64_tools / "arm64-v8a")
-                out[_key(model, fmt, precision)] = counter.per_inference(make, profile)
+                out[_key(model, fmt, precision)] = {**counter.per_inference(make, profile),
+                                                    "count_again": lambda make=make: counter.per_inference(make, profile)}
     if os.environ.get("SQUEEZEBERT_RECORD_COUNTS") == "1":
         RECORD.write_text(json.dumps({"profile": PROFILE, "seq_len": SEQ_LEN, "growth_allowed": GROWTH,
                                       "instructions_per_inference": {k: round(v["instructions_per_inference"])
@@ -68,7 +69,12 @@ def test_no_count_grew_more_than_3_percent_over_the_record(counts):
     assert (record["profile"], record["seq_len"]) == (PROFILE, SEQ_LEN)
     recorded = record["instructions_per_inference"]
     assert set(recorded) == set(counts), "the record must list exactly the counted artifacts: re-record it"
-    grown = {k: f"{v['instructions_per_inference'] / recorded[k]:.4f}x" for k, v in counts.items()
-             if v["instructions_per_inference"] > recorded[k] * (1 + GROWTH)}
+    over = {k for k, v in counts.items() if v["instructions_per_inference"] > recorded[k] * (1 + GROWTH)}
+    # ORT's counts now and then come out far above their usual value with the artifact unchanged (bert-tiny onnx
+    # int8: 3.41M once in six counts, 2.63M in the others): a count above its record is counted once more, and only
+    # one that stays above fails.
+    counted = {k: min(counts[k]["instructions_per_inference"], counts[k]["count_again"]()["instructions_per_inference"])
+               for k in over}
+    grown = {k: f"{v / recorded[k]:.4f}x" for k, v in counted.items() if v > recorded[k] * (1 + GROWTH)}
     assert not grown, (f"instructions per inference grew more than {GROWTH:.0%} over {RECORD.name}: {grown}; if "
                        "meant, re-record (module docstring) and say why in the commit")
