@@ -47,16 +47,17 @@ def per_token_int8_matmuls(model) -> int:
 
         m  = max(|x|, over the last axis)                  one scale per token (per token and group): m / 127
         xq = QuantizeLinear(x / m, 1/127, 128)             uint8(round(127 x / m) + 128), in one op
-        y  = float(MatMulInteger(xq, Wq, 128)) * (w_scale / 127) * m (+ bias)
+        y  = MatMulIntegerToFloat(xq, Wq, m, w_scale / 127, 128) (+ bias)
 
-    with Wq int8 symmetric per output channel. w_scale is applied before m: ORT fuses MatMulInteger -> Cast ->
-    Mul into MatMulIntegerToFloat, which is only right when that Mul is per column (with the per-row scale
-    there it produced garbage, cosine 0.42). The 1/127 sits in QuantizeLinear's scale and in w_scale, so a token's
-    scale costs no op of its own. ORT runs these small ops unthreaded, so each one counts at 2 threads, and each
-    activation is quantized once however many MatMuls read it: BERT's q, k and v share one x, and where x is
-    split on its last axis into groups (SqueezeBERT's grouped layers, one MatMul a group) the whole x is
-    quantized once, per token over all its channels as XNNPACK and TFLite do, and the uint8 x is split instead.
-    Returns how many layers were rewritten."""
+    with Wq int8 symmetric per output channel; ORT's kernel scales the int32 product by w_scale per column inside
+    the GEMM and by m per row after it. The bias is a separate Add: the kernel would apply a per-row scale after
+    its own bias input (and ORT's MatMulInteger -> Cast -> Mul fusion hands it the bias that way: wrong results).
+    The 1/127 sits in QuantizeLinear's scale and in w_scale, so a token's scale costs no op of its own. ORT runs
+    the chain's small ops unthreaded, so each one counts at 2 threads, and each activation is quantized once
+    however many MatMuls read it: BERT's q, k and v share one x, and where x is split on its last axis into
+    groups (SqueezeBERT's grouped layers, one MatMul a group) the whole x is quantized once, per token over all
+    its channels as XNNPACK and TFLite do, and the uint8 x is split instead. Returns how many layers were
+    rewritten."""
     from onnx import NodeProto, helper, numpy_helper
 
     graph = model.graph
