@@ -13,8 +13,9 @@ over the groups, where each per-group MatMul is too small to split well. int8 al
 MatMul form, which the fp32 conversion exports too: quantize/onnx.py rewrites MatMuls with constant weights
 into per-token int8, and ORT would run a grouped Conv as ConvInteger, 3x slower. "batched" (one MatMul a layer
 with a constant [g, K, N] weight; its int8 quantizes each layer input once: 49 per-token scaling chains, against
-157 in the per-group form then; 85 since it quantizes a grouped layer's input before splitting it) lost at 1 thread (fp32 102.3 vs 84.7 ms, int8 62.1 vs 50.2; ORT fuses the group Transpose into a slower
-FusedMatMul) and gained little at 2 (int8 35.1 vs 37.3) (docs/export-and-int8.md).
+157 in the per-group form then, 85 since that form quantizes a grouped layer's input before splitting it) lost at
+1 thread (fp32 102.3 vs 84.7 ms, int8 62.1 vs 50.2; ORT fuses the group Transpose into a slower FusedMatMul) and
+gained little at 2 (int8 35.1 vs 37.3) (docs/export-and-int8.md).
 """
 from __future__ import annotations
 
