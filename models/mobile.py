@@ -230,9 +230,7 @@ class MobileLayer(nn.Module):
         return heads(0), self._keys_t(projection.output(parts, 1)), heads(2)
 
     def _keys_t(self, k):  # [B, S, H] -> [B, heads, head_size, S]
-        # one reshape with the sizes, then one permute: ORT's symbolic shape inference follows it (quantize/onnx.py
-        # needs it for ORT's LayerNorm fusions), where unflatten's exported computed Slice end stopped it
-        return k.reshape(k.shape[0], k.shape[1], self.heads, self.head_size).permute(0, 2, 3, 1)
+        return k.transpose(1, 2).unflatten(1, (self.heads, self.head_size))
 
     def _group_heads(self, t, like, keys=False):
         """A batched q|k|v slice -> [B, heads, S, head_size] ([B, heads, head_size, S] for keys): one reshape and

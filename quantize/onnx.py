@@ -25,7 +25,7 @@ def quantize_file(fp32: Path, out: Path) -> dict:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = with_symbolic_shapes(onnx.load(str(fp32)))
+    model = onnx.load(str(fp32))
     per_token_int8_matmuls(model)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         rewritten = Path(tmp) / fp32.name
@@ -39,22 +39,6 @@ def quantize_file(fp32: Path, out: Path) -> dict:
         finally:
             root.setLevel(level)  # and our own INFO lines go through root's handler too
     return census(onnx.load(str(out)))
-
-
-def with_symbolic_shapes(model):
-    """`model` with every tensor's shape in ONNX Runtime's symbolic dims (its transformers tool): ORT's fusions of
-    the residual Add and LayerNorm (SkipLayerNormalization) need both Add inputs to carry the same dims, which
-    the exporter's own shapes (unk__N, a new name at every op) do not. Measured on the int8 graphs: BERT-base
-    24 SkipLayerNormalization instead of 0 (12 before MatMulIntegerToFloat), SqueezeBERT 25 instead of 0. A graph
-    it cannot follow is quantized as it is (a log line says so): the same numbers, fewer fusions."""
-    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-    try:
-        return SymbolicShapeInference.infer_shapes(model, auto_merge=True, guess_output_rank=True)
-    except Exception as exc:  # the tool asserts on shapes it cannot follow
-        logging.getLogger(__name__).warning("ONNX Runtime's symbolic shape inference failed (%s: %s); quantizing "
-                                            "without it: ORT fuses fewer LayerNorms", type(exc).__name__, exc)
-        return model
 
 
 def per_token_int8_matmuls(model) -> int:

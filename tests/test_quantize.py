@@ -89,21 +89,6 @@ def test_onnx_int8_has_integer_matmuls_only(int8, groups):
     assert float_weight_matmuls == []
 
 
-def test_onnx_int8_lets_onnx_runtime_fuse_every_layernorm(int8, tmp_path):
-    """The int8 file carries ORT's symbolic shapes (quantize.onnx.with_symbolic_shapes), so ORT fuses each residual
-    Add + LayerNorm into SkipLayerNormalization: the embeddings' and two a layer."""
-    import onnxruntime as ort
-
-    _, _, q = int8("onnx")
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # not the x86-only layouts
-    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    ort.InferenceSession(str(q.path), opts, providers=["CPUExecutionProvider"])
-    ops = Counter(n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node)
-    assert ops["SkipLayerNormalization"] == 1 + 2 * 2 and ops["LayerNormalization"] == 0
-
-
 def test_tflite_int8_quantizes_every_large_weight(int8):
     _, _, q = int8("tflite")
     dtypes = weight_dtypes(q.path)
