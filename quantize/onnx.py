@@ -64,6 +64,8 @@ def per_token_int8_matmuls(model) -> int:
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     weights = {i.name: i for i in graph.initializer}
     producers = {o: n for n in graph.node for o in n.output}
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*graph.input, *graph.value_info)
+             if v.type.tensor_type.HasField("shape")}  # the known ranks, for _on_last_axis
     constants = {"pt_eps": np.float32(1e-12), "pt_inv_127": np.float32(1 / 127),
                  "pt_zero_point": np.uint8(ZERO_POINT), "pt_last_axis": np.array([-1], np.int64)}
     nodes, added, rewritten, quantized = [], [], 0, {}  # quantized: float tensor -> (its uint8 tensor, its m)
@@ -72,7 +74,7 @@ def per_token_int8_matmuls(model) -> int:
         if x in quantized:
             return quantized[x]
         split = producers.get(x)
-        if split is not None and split.op_type == "Split" and _on_last_axis(split, graph):
+        if split is not None and split.op_type == "Split" and _on_last_axis(split, ranks):
             whole, m = quantize(split.input[0])
             uint8 = NodeProto()
             uint8.CopyFrom(split)  # the same split (sizes, axis) of the uint8 tensor
@@ -126,14 +128,10 @@ def per_token_int8_matmuls(model) -> int:
     return rewritten
 
 
-def _on_last_axis(split, graph) -> bool:
+def _on_last_axis(split, ranks: dict) -> bool:
     """Whether a Split cuts its input's last axis: axis -1, or rank - 1 where the input's rank is known."""
     axis = next((a.i for a in split.attribute if a.name == "axis"), 0)
-    if axis == -1:
-        return True
-    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*graph.input, *graph.value_info)
-             if v.type.tensor_type.HasField("shape")}
-    return ranks.get(split.input[0]) == axis + 1
+    return axis == -1 or ranks.get(split.input[0]) == axis + 1
 
 
 def _live(nodes: list, outputs: set) -> list:
