@@ -9,13 +9,15 @@ SqueezeBERT's grouped layers (`--groups`, models/mobile.py) are one grouped Conv
 activations ("conv", the default), by measurement: full size, seq 128, ORT 1.32, 2-core AMD EPYC (AVX-512 VNNI),
 one process per run as the benchmark harness runs them, 3 rounds x 30: against one MatMul a group ("linears")
 48.2 vs 56.2 ms at 2 threads (32 tokens 15.1 vs 16.9), 90.7 vs 88.6 at 1 thread: ORT's grouped Conv threads
-over the groups, where each per-group MatMul is too small to split well. int8 always quantizes the per-group
-MatMul form, which the fp32 conversion exports too: quantize/onnx.py rewrites MatMuls with constant weights
-into per-token int8, and ORT would run a grouped Conv as ConvInteger, 3x slower. "batched" (one MatMul a layer
-with a constant [g, K, N] weight; its int8 quantizes each layer input once: 49 per-token scaling chains, against
-157 in the per-group form then, 85 since that form quantizes a grouped layer's input before splitting it) lost at
-1 thread (fp32 102.3 vs 84.7 ms, int8 62.1 vs 50.2; ORT fuses the group Transpose into a slower FusedMatMul) and
-gained little at 2 (int8 35.1 vs 37.3) (docs/export-and-int8.md).
+over the groups, where each per-group MatMul is too small to split well. fp32 "batched" (one MatMul a layer with a
+constant [g, K, N] weight) lost at 1 thread (102.3 vs 84.7 ms: ORT fuses the group Transpose into a slower
+FusedMatMul).
+
+int8 always quantizes the batched form (INT8_GROUPS), which the fp32 conversion exports too: quantize/onnx.py
+rewrites MatMuls with constant weights into per-token int8 (a grouped Conv would become ConvInteger, 3x slower),
+and one `MatMulIntegerToFloat` a grouped layer threads over its groups where a per-group one is too small to split:
+SqueezeBERT int8 27.6 vs 31.8 ms at 2 threads, 43.9 vs 44.1 at 1 (8 rounds x 30, one process a run; 2-core AMD
+EPYC), once K^T stopped being a 5-D permute (models/mobile.py) (docs/export-and-int8.md).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from ._formats import register_format
 from ._pipeline import Converted
 
 DEFAULT_OPSET = {"legacy": 17, "dynamo": 18}
+INT8_GROUPS = "batched"  # the form of SqueezeBERT's grouped layers the int8 recipe quantizes, whatever --groups says
 
 
 def add_options(parser):
@@ -41,7 +44,7 @@ def add_options(parser):
     parser.add_argument("--groups", choices=("conv", "linears", "batched"), default="conv",
                         help="SqueezeBERT's grouped layers in the mobile fp32 graph: conv (one grouped Conv a layer; "
                              "measured fastest), linears (one MatMul a group) or batched (one batched MatMul a "
-                             "layer); int8 quantizes the linears form (see the module docstring)")
+                             "layer); int8 quantizes the batched form (see the module docstring)")
     parser.add_argument("--inputs", choices=("ids", "text"), default="ids",
                         help="ids: int64 input_ids, attention_mask, token_type_ids; text: a string tensor of one text "
                              "or a text pair [text, text_pair], tokenized inside the model by onnxruntime-extensions' "
@@ -130,10 +133,10 @@ def convert(loaded, products, path, *, options) -> Converted:
                                                   "opset": options.get("opset")}
     info = export_onnx(mobile_module(loaded, options["graph"], groups=groups), products.example, path,
                        contract=products.contract, **how)
-    # kept for the int8 recipe, which rewrites the MatMuls with constant weights: the per-group MatMul form
+    # kept for the int8 recipe, which rewrites the MatMuls with constant weights: the batched form (module docstring)
     products.onnx = products.work / "fp32.onnx"
-    if groups == "conv" and options["graph"] == "mobile" and loaded.family == "squeezebert":
-        export_onnx(mobile_module(loaded, "mobile", groups="linears"), products.example, products.onnx,
+    if groups != INT8_GROUPS and options["graph"] == "mobile" and loaded.family == "squeezebert":
+        export_onnx(mobile_module(loaded, "mobile", groups=INT8_GROUPS), products.example, products.onnx,
                     contract=products.contract, **how)
     else:
         shutil.copyfile(path, products.onnx)

@@ -22,9 +22,9 @@ concatenations fewer a layer, SqueezeBERT TFLite int8 3-4% faster (x86, 1 and 2 
 The batched forms below split the heads their own way (MobileLayer._qkv).
 
 A layer's groups run one of four ways (`groups=`), each exporter picking what its runtime runs fastest, by
-measurement: "linears" (one nn.Linear a group: what torch's and XNNPACK's dynamic quantizers cover, so TorchScript,
-ExecuTorch and ONNX's int8 use it, XNNPACK's dynamic int8 not taking bmm), "batched" (one bmm of the [g, B*S, K]
-input with a constant [g, K, N] weight, any batch: ONNX's `--groups batched`, slower in ORT at 1 thread),
+measurement: "linears" (one nn.Linear a group: what torch's and XNNPACK's dynamic quantizers cover, so TorchScript
+and ExecuTorch use it, XNNPACK's dynamic int8 not taking bmm), "batched" (one bmm of the [g, B*S, K] input with a
+constant [g, K, N] weight, any batch: ONNX's int8, which ORT threads over the groups; its fp32 is slower there),
 "broadcast" (a [B, g, S, K] input, the batch fixed at 1 by the format: TFLite, where onnx2tf makes each grouped
 layer one BATCH_MATMUL with a constant weight that XNNPACK runs in fp32 and dynamic int8; export/tflite/convert.py
 says what it gained) or "conv" (one grouped Conv1d on channel-major activations, Hugging Face's own form between
@@ -215,7 +215,9 @@ class MobileLayer(nn.Module):
                 return q, k.transpose(2, 3), v
             w = projection.widths
             q, k, v = y[..., :w[0]], y[..., w[0]:w[0] + w[1]], y[..., w[0] + w[1]:]
-            return self._group_heads(q, x), self._group_heads(k, x, keys=True), self._group_heads(v, x)
+            # K^T as its own last-two-axes Transpose, which ORT folds into the attention MatMul (FusedMatMul);
+            # one 5-D permute straight to K^T took 0.33 ms a layer (full size, 128 tokens, 1 thread)
+            return self._group_heads(q, x), self._group_heads(k, x).transpose(2, 3), self._group_heads(v, x)
         if not self.heads_from_groups:
             q, k, v = (out for projection in self.qkv for out in projection(x))
             return self._heads(q), self._keys_t(k), self._heads(v)
@@ -232,14 +234,13 @@ class MobileLayer(nn.Module):
     def _keys_t(self, k):  # [B, S, H] -> [B, heads, head_size, S]
         return k.transpose(1, 2).unflatten(1, (self.heads, self.head_size))
 
-    def _group_heads(self, t, like, keys=False):
-        """A batched q|k|v slice -> [B, heads, S, head_size] ([B, heads, head_size, S] for keys): one reshape and
-        one permute, heads in group order."""
+    def _group_heads(self, t, like):
+        """A batched q|k|v slice -> [B, heads, S, head_size]: one reshape and one permute, heads in group order."""
         if self.qkv[0].broadcast:  # [B, g, S, n] -> [B, g, S, heads of the group, head_size]
             t, order = t.unflatten(-1, (-1, self.head_size)), (0, 1, 3, 2, 4)
         else:  # [g, B*S, n] -> [g, B, S, heads of the group, head_size]
             t, order = t.reshape(t.shape[0], like.shape[0], like.shape[1], -1, self.head_size), (1, 0, 3, 2, 4)
-        return t.permute(*order[:3], *((4, 2) if keys else (2, 4))).flatten(1, 2)
+        return t.permute(*order).flatten(1, 2)
 
     def forward(self, x, mask):
         q, keys_t, v = self._qkv(x)

@@ -54,35 +54,20 @@ def per_token_int8_matmuls(model) -> int:
     its own bias input (and ORT's MatMulInteger -> Cast -> Mul fusion hands it the bias that way: wrong results).
     The 1/127 sits in QuantizeLinear's scale and in w_scale, so a token's scale costs no op of its own. ORT runs
     the chain's small ops unthreaded, so each one counts at 2 threads, and each activation is quantized once
-    however many MatMuls read it: BERT's q, k and v share one x, and where x is split on its last axis into
-    groups (SqueezeBERT's grouped layers, one MatMul a group) the whole x is quantized once, per token over all
-    its channels as XNNPACK and TFLite do, and the uint8 x is split instead. Returns how many layers were
-    rewritten."""
-    from onnx import NodeProto, helper, numpy_helper
+    however many MatMuls read it (BERT's q, k and v share one x). SqueezeBERT's grouped layers arrive batched
+    (export.onnx.INT8_GROUPS): one MatMul a layer, its input quantized once, per token and group. Returns how
+    many layers were rewritten."""
+    from onnx import helper, numpy_helper
 
     graph = model.graph
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     weights = {i.name: i for i in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
-    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in (*graph.input, *graph.value_info)
-             if v.type.tensor_type.HasField("shape")}  # the known ranks, for _on_last_axis
     constants = {"pt_eps": np.float32(1e-12), "pt_inv_127": np.float32(1 / 127),
                  "pt_zero_point": np.uint8(ZERO_POINT), "pt_last_axis": np.array([-1], np.int64)}
     nodes, added, rewritten, quantized = [], [], 0, {}  # quantized: float tensor -> (its uint8 tensor, its m)
 
     def quantize(x: str) -> tuple[str, str]:
         if x in quantized:
-            return quantized[x]
-        split = producers.get(x)
-        if split is not None and split.op_type == "Split" and _on_last_axis(split, ranks):
-            whole, m = quantize(split.input[0])
-            uint8 = NodeProto()
-            uint8.CopyFrom(split)  # the same split (sizes, axis) of the uint8 tensor
-            uint8.name, uint8.input[0] = f"{split.name or split.output[0]}/pt_uint8", whole
-            del uint8.output[:]
-            uint8.output.extend(f"{o}/pt_uint8" for o in split.output)
-            nodes.append(uint8)
-            quantized.update({o: (q, m) for o, q in zip(split.output, uint8.output)})
             return quantized[x]
         p = f"{x}/pt_"
         reduce = (helper.make_node("ReduceMax", [p + "abs", "pt_last_axis"], [p + "amax"], keepdims=1) if opset >= 18
@@ -119,29 +104,13 @@ def per_token_int8_matmuls(model) -> int:
         if all(o.domain != CONTRIB for o in model.opset_import):
             model.opset_import.append(helper.make_opsetid(CONTRIB, 1))
     del graph.node[:]
-    graph.node.extend(_live(nodes, {o.name for o in graph.output}))  # a float Split only the MatMuls read goes
+    graph.node.extend(nodes)
     graph.initializer.extend(added)
     used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
     kept = [i for i in graph.initializer if i.name in used]  # the float weights that were replaced go
     del graph.initializer[:]
     graph.initializer.extend(kept)
     return rewritten
-
-
-def _on_last_axis(split, ranks: dict) -> bool:
-    """Whether a Split cuts its input's last axis: axis -1, or rank - 1 where the input's rank is known."""
-    axis = next((a.i for a in split.attribute if a.name == "axis"), 0)
-    return axis == -1 or ranks.get(split.input[0]) == axis + 1
-
-
-def _live(nodes: list, outputs: set) -> list:
-    """`nodes` (in order) without those whose outputs nothing reads."""
-    needed, kept = set(outputs), []
-    for node in reversed(nodes):
-        if any(o in needed for o in node.output):
-            kept.append(node)
-            needed.update(node.input)
-    return kept[::-1]
 
 
 def _constant_weight(node, weights: dict, numpy_helper) -> np.ndarray | None:

@@ -68,8 +68,8 @@ RECIPES = {r.format: register_recipe(r) for r in (
            apply=_torchscript),
     Recipe(NAME, "onnx", "onnx-graph", weights=PER_CHANNEL, activations=Scheme("uint8", "per-token", zero_point=128),
            embeddings=Scheme("int8", "per-tensor"), layers=TARGETS,
-           tool="quantize.onnx.per_token_int8_matmuls (ORT's MatMulIntegerToFloat, each activation quantized "
-                "once per token by standard ops); "
+           tool="quantize.onnx.per_token_int8_matmuls on the batched form (ORT's MatMulIntegerToFloat, one a "
+                "grouped layer; each activation quantized once per token by standard ops); "
                 "onnxruntime.quantization.quantize_dynamic for Gather",
            why="ORT's default on the reference graph turns Conv into ConvInteger, 3x slower than fp32; its per-tensor "
                "activations gave cosine 0.986 on real BERT weights (per token: 0.996); u8s8 is ORT's fast x86 kernel",

@@ -22,7 +22,7 @@ FORMATS = ["torchscript", "onnx", "tflite", "executorch"]
 # Tiny squeezebert, 2 layers: per layer q+k+v (fused), intermediate, output x 4 groups + post-attention 1 = 13
 # linears, plus the pooler's dense.
 POINTWISE = 2 * 13 + 1
-# groups="batched" (ONNX's option): per layer q+k+v, post-attention, intermediate, output; the pooler
+# groups="batched" (ONNX's int8): per layer q+k+v, post-attention, intermediate, output; the pooler
 BATCHED_POINTWISE = 2 * 4 + 1
 
 
@@ -64,23 +64,24 @@ def test_torchscript_int8_runs_quantized_linears(int8):
     assert graph.count("aten::embedding") == 2 * 3  # int8 rows and their scales: word, position, token type
 
 
-@pytest.mark.parametrize("groups", [None, "batched"])
+@pytest.mark.parametrize("groups", [None, "linears"])
 def test_onnx_int8_has_integer_matmuls_only(int8, groups):
+    """Whatever form the fp32 file takes (--groups), int8 quantizes the batched one (export.onnx.INT8_GROUPS)."""
     loaded, fp32, q = int8("onnx", groups=groups)
-    if groups is None:  # the fp32 default: one grouped Conv a grouped layer (q+k+v, intermediate, output)
-        assert Counter(n.op_type for n in onnx.load(str(fp32.path)).graph.node)["Conv"] == 2 * 3
+    fp32_ops = Counter(n.op_type for n in onnx.load(str(fp32.path)).graph.node)
+    # the fp32 default: one grouped Conv a grouped layer (q+k+v, intermediate, output)
+    assert fp32_ops["Conv"] == (2 * 3 if groups is None else 0)
     graph = onnx.load(str(q.path)).graph
     ops = Counter(n.op_type for n in graph.node)
     assert q.manifest["onnx"]["op_census"] == dict(ops) and q.manifest["onnx"]["nodes"] == len(graph.node)
     weights = {i.name for i in graph.initializer}
-    assert ops["MatMulIntegerToFloat"] == (BATCHED_POINTWISE if groups else POINTWISE)
-    assert ops["MatMulInteger"] == ops["ConvInteger"] == ops["Conv"] == 0
-    # each activation quantized once, per token: per layer one for q+k+v's groups (the uint8 input is split), one
-    # post-attention, one for the intermediate's groups, one per output group (each reads its own GELU output)
-    assert ops["QuantizeLinear"] == (BATCHED_POINTWISE if groups else 2 * (3 + 4) + 1)
+    assert ops["MatMulIntegerToFloat"] == BATCHED_POINTWISE
+    assert ops["MatMulInteger"] == ops["ConvInteger"] == ops["Conv"] == ops["Split"] == 0
+    # each activation quantized once, per token: one chain a MatMulIntegerToFloat (a grouped layer's per group)
+    assert ops["QuantizeLinear"] == BATCHED_POINTWISE
     int8_weights = {i.name: len(i.dims) for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
     batched = [n for n in graph.node if n.op_type == "MatMulIntegerToFloat" and int8_weights.get(n.input[1]) == 3]
-    assert len(batched) == (2 * 3 if groups else 0)  # every grouped layer (q+k+v, FFN) with an int8 [g, K, N]
+    assert len(batched) == 2 * 3  # every grouped layer (q+k+v, FFN) with an int8 [g, K, N]
     inputs = loaded.inputs(seq_len=48, batch=2, offset=1)  # the batched layout at a batch of 2
     got, want = load_artifact(q.dir).run(inputs), eager_outputs(loaded, inputs)
     assert mean_cosine(got["last_hidden_state"], want["last_hidden_state"]) >= 0.99
