@@ -85,7 +85,8 @@ def test_local_run_writes_every_report(tmp_path, artifacts):
         assert r["artifact_seq_len"] == 48 and r["settings"]["seq_len"] == r["seq_len"]
         assert extra["inputs"]["seq_len"] == extra["inputs"]["real_tokens"] == r["seq_len"]
         assert extra["load_ms"] > 0 and extra["first_inference_ms"] > 0 and extra["peak_rss_mb"] > 50
-        assert extra["protocol"] == {"warmup": 5, "runs": 30, "pause_ms": 20.0, "timed_runs_per_turn": 10,
+        assert extra["protocol"] == {"warmup": 5, "runs": 30, "timed_runs": "back to back",
+                                     "pause_ms_between_runtimes": 20.0, "timed_runs_per_turn": 10,
                                      "untimed_runs_after_a_length_switch": 2,
                                      "denormals": "flushed to zero (FTZ/DAZ) while timing"}
     assert records[0]["device_facts"]["cores"] == os.cpu_count()

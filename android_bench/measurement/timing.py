@@ -5,9 +5,10 @@ whichever command times it.
 - inputs: real sentence text through the model's tokenizer at exactly the timed length, every token real and
   attended, no padding (`benchmark_inputs`), batch 1; the host makes them and the device gets them as a file;
 - cold start: load time and the first inference, timed on their own before any warm-up (`cold_start`);
-- warm-up: WARMUP untimed runs at each timed length; then RUNS timed runs, each after a PAUSE_S pause; several
-  runtimes (and lengths) timed together alternate in turns of one untimed and up to BLOCK timed runs
-  (`time_turns`), each runtime in this process (`time_interleaved`): one process per job, scheduled by
+- warm-up: WARMUP untimed runs at each timed length; then RUNS timed runs back to back, as the native tools
+  (benchmark_model, onnxruntime_perf_test, the ExecuTorch runner) run them; several runtimes (and lengths) timed
+  together alternate in turns of one untimed and up to BLOCK timed runs, each turn after a PAUSE_S pause when
+  another runtime ran before (`time_turns`), each runtime in this process (`time_interleaved`): one process per job, scheduled by
   android_bench.harness.run for the device harness and the studies alike; a
   turn at another length than the runtime's last run starts with RESIZE_WARMUP more untimed runs;
 - denormal floats flushed to zero while timing (`denormals`, recorded);
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 
 WARMUP = 5
 RUNS = 30
-PAUSE_S = 0.02
+PAUSE_S = 0.02  # before a turn that follows another runtime's (time_turns), never between one runtime's runs
 BLOCK = 10  # timed runs per turn when several runtimes alternate (time_turns)
 # Extra untimed runs when a runtime is fed another length than its last run: TFLite resizes its input tensors and
 # re-plans (AllocateTensors, XNNPACK reshape), ONNX Runtime and ExecuTorch re-plan their buffers for the new
@@ -75,7 +76,8 @@ def by_length(feeds: dict) -> dict[int, dict]:
 
 
 def record(*, warmup: int, runs: int, denormals: str) -> dict:
-    return {"warmup": warmup, "runs": runs, "pause_ms": PAUSE_S * 1e3, "timed_runs_per_turn": BLOCK,
+    return {"warmup": warmup, "runs": runs, "timed_runs": "back to back", "pause_ms_between_runtimes": PAUSE_S * 1e3,
+            "timed_runs_per_turn": BLOCK,
             "untimed_runs_after_a_length_switch": 1 + RESIZE_WARMUP, "denormals": DENORMALS[denormals]}
 
 
@@ -106,14 +108,14 @@ class InProcess:
         for _ in range(n):
             self._run(length)
 
-    def turn(self, n: int, length: int | None = None) -> list[float]:
-        """One untimed run (back in the warm state after whatever ran before; 1 + RESIZE_WARMUP at a length
-        other than the last run's), then `n` timed runs, each after a PAUSE_S pause; ms."""
+    def turn(self, n: int, length: int | None = None, pause: float = 0.0) -> list[float]:
+        """`pause` seconds idle, one untimed run (back in the warm state after whatever ran before; 1 +
+        RESIZE_WARMUP at a length other than the last run's), then `n` timed runs back to back; ms."""
         length = max(self.feeds) if length is None else length
+        time.sleep(pause)
         self.warm(1 + (RESIZE_WARMUP if self.length not in (None, length) else 0), length)
         feed, times = self.feeds[length], []
         for _ in range(n):
-            time.sleep(PAUSE_S)
             start = time.perf_counter()
             self.runtime.run(feed)
             times.append((time.perf_counter() - start) * 1e3)
@@ -137,17 +139,21 @@ def time_turns(timers: dict, *, runs: int = RUNS, warmup: int = WARMUP, block: i
     runs were 2-22% slower than the same path alone (SqueezeBERT ExecuTorch fp32 61.2 vs 50.1 ms); turns of 5
     cut that to 0-8%. Turns still alternate, so drift reaches every path.
 
-    Each timed run starts after a short pause: the thread pool of the runtime that ran before keeps spinning
-    for a while (ORT's, XNNPACK's) and, on a 2-core machine, steals the next runtime's second thread. With 2
-    threads, ORT int8 SqueezeBERT measured 50.9 ms right after ORT fp32, 37.0 ms after a 20 ms pause."""
+    With several timers each turn starts after a short pause: the thread pool of the runtime that ran before
+    keeps spinning for a while (ORT's, XNNPACK's) and, on a 2-core machine, steals the next runtime's second
+    thread (2 threads: ORT int8 SqueezeBERT 50.9 ms right after ORT fp32, 37.0 ms after a 20 ms pause). One
+    runtime's own runs go back to back: a pause there idles its pool's threads and the next run pays their
+    wake-up (LiteRT int8 SqueezeBERT, 32 tokens, 2 threads: 9.1 ms with a 20 ms pause before each run, 4.6 ms
+    without; 2-core AMD EPYC VM, 2026-12-06)."""
     for timer in timers.values():
         timer.warm(warmup)
     times = {k: [] for k in timers}
+    pause = PAUSE_S if len(timers) > 1 else 0.0
     while any(len(t) < runs for t in times.values()):
         for key, timer in timers.items():
             missing = min(block, runs - len(times[key]))
             if missing:
-                times[key].extend(timer.turn(missing))
+                times[key].extend(timer.turn(missing, pause=pause))
     return times
 
 
