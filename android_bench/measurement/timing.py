@@ -8,9 +8,9 @@ whichever command times it.
 - warm-up: WARMUP untimed runs at each timed length; then RUNS timed runs back to back, as the native tools
   (benchmark_model, onnxruntime_perf_test, the ExecuTorch runner) run them; several runtimes (and lengths) timed
   together alternate in turns of one untimed and up to BLOCK timed runs, each turn after a PAUSE_S pause when
-  another runtime ran before (`time_turns`), each runtime in this process (`time_interleaved`): one process per job, scheduled by
-  android_bench.harness.run for the device harness and the studies alike; a
-  turn at another length than the runtime's last run starts with RESIZE_WARMUP more untimed runs;
+  another runtime ran before (`time_turns`), each runtime in this process (`time_interleaved`): one process per
+  job, scheduled by android_bench.harness.run for the device harness and the studies alike; a turn at another
+  length than the runtime's last run starts with RESIZE_WARMUP more untimed runs;
 - denormal floats flushed to zero while timing (`denormals`, recorded);
 - peak resident memory: the process's own high-water mark (`peak_rss_mb`, VmHWM).
 

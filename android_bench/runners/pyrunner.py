@@ -6,8 +6,8 @@ Pushed to the device with models/, export/ and android_bench/measurement/timing.
 
 It follows android_bench.measurement.timing, the protocol every Python-side benchmark uses: the inputs the host made
 (padded real sentence pairs at the artifact's length), load time and first inference timed on their own, the
-warm-up, timed runs back to back (as the native tools run them), denormals flushed (or kept, `--denormals`), and the process's
-peak resident memory. With `--profile` the artifact is opened with its runtime's per-op profiler on
+warm-up, timed runs back to back (as the native tools run them), denormals flushed (or kept, `--denormals`), and
+the process's peak resident memory. With `--profile` the artifact is opened with its runtime's per-op profiler on
 (export.runtimes, profile=True: ONNX Runtime, ExecuTorch) and the result holds, under "op_profile", per op type
 the median over the timed runs of its time and count ({op: {"ms", "count"}}). The result is written atomically;
 the last line printed is a completion marker, because an interrupted `adb shell` may still exit 0.
