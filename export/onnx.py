@@ -119,11 +119,11 @@ def export_onnx(module, example: dict, path, *, contract, exporter="legacy", ops
     return {"exporter": exporter, "opset": opset, **op_census(path)}
 
 
-def op_census(path) -> dict:
-    """The ONNX file's node count and its nodes by op type, most frequent first."""
+def op_census(model) -> dict:
+    """The node count of an ONNX file (or a loaded ModelProto) and its nodes by op type, most frequent first."""
     import onnx
 
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = (model if isinstance(model, onnx.ModelProto) else onnx.load(str(model), load_external_data=False)).graph
     return {"nodes": len(graph.node), "op_census": dict(Counter(n.op_type for n in graph.node).most_common())}
 
 

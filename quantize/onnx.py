@@ -21,9 +21,13 @@ CONTRIB = "com.microsoft"  # ONNX Runtime's own operators (MatMulIntegerToFloat)
 ZERO_POINT = 128  # activations are uint8 (u8s8 is ORT's fast x86 path); a token's int8 value v is stored as v+128
 
 
-def quantize_file(fp32: Path, out: Path) -> dict:
+def quantize_file(fp32: Path, out: Path) -> tuple[dict, dict]:
+    """Write the int8 file; return its quantized-layer census and its op census (export.onnx.op_census), from one
+    read of it."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from export.onnx import op_census
 
     model = onnx.load(str(fp32))
     per_token_int8_matmuls(model)
@@ -38,7 +42,8 @@ def quantize_file(fp32: Path, out: Path) -> dict:
                              op_types_to_quantize=["Gather"])
         finally:
             root.setLevel(level)  # and our own INFO lines go through root's handler too
-    return census(onnx.load(str(out)))
+    written = onnx.load(str(out), load_external_data=False)
+    return census(written), op_census(written)
 
 
 def per_token_int8_matmuls(model) -> int:

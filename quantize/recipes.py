@@ -27,13 +27,12 @@ def _torchscript(loaded, products, path, *, options):
 
 def _onnx(loaded, products, path, *, options):
     from export import Converted
-    from export.onnx import op_census
 
     from .onnx import quantize_file
 
-    layers = quantize_file(products.onnx, path)
+    layers, ops = quantize_file(products.onnx, path)
     # the int8 file's own ops (the fp32 artifact's graph may differ: SqueezeBERT's is grouped Conv)
-    sections = {**products.sections, "onnx": {**products.sections["onnx"], **op_census(path)}}
+    sections = {**products.sections, "onnx": {**products.sections["onnx"], **ops}}
     return Converted(files=[path], sections=sections, layers=layers)
 
 
