@@ -171,7 +171,7 @@ class MobileLayer(nn.Module):
         self.heads_from_groups = self.sliced and whole_heads and not (self.qkv[0].batched or self.qkv[0].conv)
         # conv with q, k, v alike: every head of q, k and v from one reshape + permute of the conv's output
         self.heads_from_conv = whole_heads and self.qkv[0].conv and len(set(self.qkv[0].widths)) == 1
-        # batched: each group's heads (and K^T) are one reshape + permute of its slice of the q|k|v output
+        # batched: each group's heads are one reshape + permute of its slice of the q|k|v output (K^T a Transpose more)
         self.heads_from_batch = whole_heads and self.qkv[0].batched
         # broadcast with q, k, v alike: all heads at once, in (q|k|v, head of the group, group) order, which
         # _merge_heads undoes: 7 layout ops a layer fewer in TFLite than a reshape + permute per slice

@@ -77,7 +77,7 @@ def test_onnx_int8_has_integer_matmuls_only(int8, groups):
     weights = {i.name for i in graph.initializer}
     assert ops["MatMulIntegerToFloat"] == BATCHED_POINTWISE
     assert ops["MatMulInteger"] == ops["ConvInteger"] == ops["Conv"] == ops["Split"] == 0
-    # each activation quantized once, per token: one chain a MatMulIntegerToFloat (a grouped layer's per group)
+    # each activation quantized once: one per-token chain a MatMulIntegerToFloat (a grouped layer's per token and group)
     assert ops["QuantizeLinear"] == BATCHED_POINTWISE
     int8_weights = {i.name: len(i.dims) for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
     batched = [n for n in graph.node if n.op_type == "MatMulIntegerToFloat" and int8_weights.get(n.input[1]) == 3]
