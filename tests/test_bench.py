@@ -366,7 +366,7 @@ def test_local_jobs_run_each_runtime_in_its_own_process(artifacts, tmp_path):
     args = Namespace(out=tmp_path / "out", resume=False, threads=[1], warmup=1, runs=4, denormals="flush",
                      weights="random")
     inputs, _, weights = inputs_and_flops(models, weights="random", seq_lens=[24, 48], folder=tmp_path / "inputs")
-    folders = {(m, "onnx", "fp32"): artifact_folder(artifacts, m, "onnx", "fp32", 48) for m in models}
+    folders = {(m, "onnx", "fp32", None): artifact_folder(artifacts, m, "onnx", "fp32", 48) for m in models}
     ballast = np.ones(2**27)  # 1 GiB resident in this process: a job must not report it as its own peak
     records = run_local(args, plan(models, ["onnx"], ["fp32"], [1], 1, [24, 48]), folders, inputs=inputs,
                         length_weights=weights).records()
@@ -388,5 +388,5 @@ def test_local_job_that_cannot_open_names_its_path(tmp_path):
     args = Namespace(out=tmp_path / "out", resume=False, threads=[1], warmup=1, runs=4, denormals="flush",
                      weights="random")
     with pytest.raises(ArtifactError, match=r"missing.*no manifest.json"):
-        run_local(args, plan(["squeezebert"], ["onnx"], ["fp32"], [1], 1), {("squeezebert", "onnx", "fp32"):
+        run_local(args, plan(["squeezebert"], ["onnx"], ["fp32"], [1], 1), {("squeezebert", "onnx", "fp32", None):
                   tmp_path / "missing"}, inputs={}, length_weights=None)

@@ -13,6 +13,7 @@ import models
 from android_bench.measurement.flops import analytic_macs, count_flops, count_module_flops
 from android_bench.measurement.machine import roofline
 from android_bench.studies.flops import main, parser
+from android_bench.studies.peers import PEERS
 from export import run_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,6 +139,9 @@ def test_efficiency_benchmark_runs_on_tiny_models(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "eff" / "results.jsonl").read_text().splitlines()]
     assert len(records) == len(rows) and {(r["device"], r["runner"]) for r in records} == {("local", "python")}
     assert sorted(r["order"] for r in records) == list(range(len(records)))
+    # a peer's job names its path in `peer` and keeps its real format and precision (ours: peer None)
+    kinds = {(r["peer"], r["format"], r["precision"]) for r in records}
+    assert {(p.name, p.format, p.precision) for p in PEERS.values()} | {(None, "onnx", "fp32")} == kinds
     assert all(i["seq_len"] == i["real_tokens"] for feeds in report["inputs"].values() for i in feeds)
     assert {(r["path"], r["seq_len"]) for r in report["ratios"]} >= {("onnx-fp32", 16), ("onnx-fp32", 48),
                                                                      ("peer-onnx", 16)}

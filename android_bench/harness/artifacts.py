@@ -58,6 +58,14 @@ def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights
     return folder
 
 
+def ensure_artifacts(root: Path, models: list[str], formats: list[str], precisions: list[str], *, weights: str,
+                     seq_len: int) -> dict[tuple, Path]:
+    """Every model x format x precision (ensure_artifact, at `seq_len`: each length is timed on it), keyed as
+    harness.protocol.Job.artifact: {(model, format, precision, None): folder} (None: ours, not a peer path)."""
+    return {(m, f, p, None): ensure_artifact(root, m, f, p, weights=weights, seq_len=seq_len)
+            for m in models for f in formats for p in conversion_order(precisions)}
+
+
 def conversion_order(precisions) -> list[str]:
     """Precisions in the order to ensure them: int8 first, so a missing fp32 artifact is made in the same
     conversion as the int8 one, and fp32 is then reused."""

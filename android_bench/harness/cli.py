@@ -55,8 +55,8 @@ def main(args) -> None:
 
 
 def _run(args) -> None:
-    from android_bench.harness.artifacts import conversion_order, ensure_artifact
     from android_bench.devices import connect, identify
+    from android_bench.harness.artifacts import ensure_artifacts
     from android_bench.harness.protocol import RunConfig, plan
     from android_bench.harness.run import failed, inputs_and_flops, open_log, run_devices, settings_of, write_failed
     from android_bench.runners import runner_for
@@ -73,9 +73,8 @@ def _run(args) -> None:
             runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python,
                        prefer=args.runner).preflight(facts["abi"])
     # one artifact per model, format and precision, at the longest length: every length runs on it
-    artifacts = {(m, f, p): ensure_artifact(args.artifacts or args.out / "artifacts", m, f, p, weights=args.weights,
-                                            seq_len=max(seq_lens))
-                 for m in models for f in formats for p in conversion_order(precisions)}
+    artifacts = ensure_artifacts(args.artifacts or args.out / "artifacts", models, formats, precisions,
+                                 weights=args.weights, seq_len=max(seq_lens))
     inputs, flops, length_weights = inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
                                                      folder=args.out / "inputs")
     # the local device with the Python runner: the same RunConfig as the studies' (harness.run.local_config)

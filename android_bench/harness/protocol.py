@@ -37,6 +37,12 @@ class Job:
     round: int
     order: int  # position in the run, recorded so drift can be checked afterwards
     seq_len: int | None = None  # the length fed (None: the artifact's own)
+    peer: str | None = None  # a peer path's name (android_bench.studies.peers); None: our artifact
+
+    @property
+    def artifact(self) -> tuple:
+        """The key of the job's artifact folder in run_device's `artifacts`: (model, format, precision, peer)."""
+        return self.model, self.format, self.precision, self.peer
 
 
 def plan(models: list[str], formats: list[str], precisions: list[str], threads: list[int], rounds: int,
@@ -125,10 +131,10 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
     manifests = {key: read_verified(folder) for key, folder in artifacts.items()}
 
     def seq_len(job: Job) -> int:
-        return job.seq_len or manifests[(job.model, job.format, job.precision)]["seq_len"]
+        return job.seq_len or manifests[job.artifact]["seq_len"]
 
     def identity(job: Job) -> dict:
-        manifest = manifests[(job.model, job.format, job.precision)]
+        manifest = manifests[job.artifact]
         return {"device": device.id, **asdict(job), "seq_len": seq_len(job), "artifact_seq_len": manifest["seq_len"],
                 "weights": config.weights, "artifact_sha256": manifest["file"]["sha256"],
                 "settings": asdict(replace(config.settings, threads=job.threads, seq_len=seq_len(job)))}
@@ -182,10 +188,11 @@ def _measure(device, job: Job, runner, settings: Settings, record: dict, artifac
     if runner.name not in state["prepared"]:
         runner.prepare(device, remote, state["facts"]["abi"])
         state["prepared"].add(runner.name)
-    key = (job.model, job.format, job.precision)
+    key = job.artifact
     if key not in state["pushed"]:
+        path = job.peer or f"{job.format}-{job.precision}"  # a peer's name is safe as it is (a registry key)
         state["pushed"][key] = _push_artifact(device, artifacts[key],
-                                              f"{remote}/models/{remote_name(job.model)}-{job.format}-{job.precision}",
+                                              f"{remote}/models/{remote_name(job.model)}-{path}",
                                               inputs=(config.inputs or {}).get(job.model))
     if state["previous"] is not None and state["previous"] != job.model:
         record["cooldown"] = cool_down(device, state["start_thermal"], cap_s=config.cooldown_cap_s)
@@ -193,8 +200,8 @@ def _measure(device, job: Job, runner, settings: Settings, record: dict, artifac
     timing = runner.run(device, remote, state["pushed"][key], settings)
     record["thermal_after"] = device.thermal()
     record["timing"] = timing.to_dict()
-    log.info("%s %s %s %s %dt seq %d round %d: %.2f ms", device.serial, job.model, job.format, job.precision,
-             job.threads, settings.seq_len, job.round, timing.mean_ms)
+    log.info("%s %s %s %s %dt seq %d round %d: %.2f ms", device.serial, job.model, job.peer or job.format,
+             job.precision, job.threads, settings.seq_len, job.round, timing.mean_ms)
 
 
 def _push_artifact(device, folder: Path, remote: str, *, inputs: dict[int, Path] | None = None) -> Pushed:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 CLAIM = 4.3  # SqueezeBERT paper: 4.3x faster than bert-base-uncased on a Pixel 3
-JOB_KEYS = ("device", "model", "format", "precision", "threads", "round")
+JOB_KEYS = ("device", "model", "format", "precision", "peer", "threads", "round")
 # Cold start and memory, as every runner reports them in its timing's extra (missing where a tool prints none)
 COLD_START = ("load_ms", "first_inference_ms", "peak_rss_mb")
 
@@ -67,7 +67,7 @@ def job_key(record: dict) -> tuple:
     """What identifies a measurement: the job and every setting that changes it (sequence length, runs, warm-up,
     weights, and the artifact itself), so --resume with a changed setting measures again instead of reusing."""
     settings = record.get("settings", {})
-    return (*(record[k] for k in JOB_KEYS), record.get("seq_len"), settings.get("runs"), settings.get("warmup"),
+    return (*(record.get(k) for k in JOB_KEYS), record.get("seq_len"), settings.get("runs"), settings.get("warmup"),
             record.get("weights"), record.get("artifact_sha256"), bool(settings.get("profile")))
 
 
@@ -149,29 +149,31 @@ def _flops_at(flops: dict | None, model: str, seq_len) -> int | None:
 def summarize(records: list[dict], *, baseline: str, flops: dict | None = None,
               length_weights: dict[int, float] | None = None) -> dict:
     """Per-model statistics (latency, FLOPs and GFLOP/s, cold start, memory) and baseline/model ratios per device,
-    format, precision, threads and sequence length; with `flops` ({model: {length: FLOPs of one forward pass}}) the
-    FLOP ratio beside each verdict. With `length_weights` ({length: weight}, android_bench.measurement.lengths) and two or more
-    measured lengths, the latency expected under that distribution per device, format, precision, threads and
-    model (`at_length_distribution`). Rows and verdicts of an emulated device carry `emulated` and say so."""
+    format, precision, peer path (a record's `peer`; None: ours), threads and sequence length; with `flops`
+    ({model: {length: FLOPs of one forward pass}}) the FLOP ratio beside each verdict. With `length_weights`
+    ({length: weight}, android_bench.measurement.lengths) and two or more measured lengths, the latency expected
+    under that distribution per device, format, precision, peer, threads and model (`at_length_distribution`).
+    Rows and verdicts of an emulated device carry `emulated` and say so."""
     ok = [r for r in records if "error" not in r]
     emulated = emulated_devices(records)
     groups: dict[tuple, list[dict]] = {}
     for r in ok:
-        groups.setdefault((r["device"], r["format"], r["precision"], r["threads"], r.get("seq_len"), r["model"]),
-                          []).append(r)
+        groups.setdefault((r["device"], r["format"], r["precision"], r.get("peer"), r["threads"], r.get("seq_len"),
+                           r["model"]), []).append(r)
     latency, ratios = [], []
-    for (device, fmt, precision, threads, seq_len, model), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for key, rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        device, fmt, precision, peer, threads, seq_len, model = key
         samples, kind = samples_of(rs)
         stats = describe(samples)
         model_flops = _flops_at(flops, model, seq_len)
-        latency.append({"device": device, "format": fmt, "precision": precision, "threads": threads, "model": model,
-                        "runner": rs[0]["runner"], "seq_len": seq_len, "samples": kind,
+        latency.append({"device": device, "format": fmt, "precision": precision, "peer": peer, "threads": threads,
+                        "model": model, "runner": rs[0]["runner"], "seq_len": seq_len, "samples": kind,
                         "invocations": len(rs), **stats, **cold_start(rs),
                         "flops": model_flops,
                         "gflop_per_s": model_flops / stats["median_ms"] / 1e6 if model_flops else None,
                         "emulated": emulated.get(device, False)})
-        if model != baseline and (device, fmt, precision, threads, seq_len, baseline) in groups:
-            base, _ = samples_of(groups[(device, fmt, precision, threads, seq_len, baseline)])
+        if model != baseline and (device, fmt, precision, peer, threads, seq_len, baseline) in groups:
+            base, _ = samples_of(groups[(device, fmt, precision, peer, threads, seq_len, baseline)])
             ratio = ratio_with_ci(base, samples)
             base_flops = _flops_at(flops, baseline, seq_len)
             flop_ratio = base_flops / model_flops if base_flops and model_flops else None
@@ -180,7 +182,7 @@ def summarize(records: list[dict], *, baseline: str, flops: dict | None = None,
                 lo, hi = ratio["ci95"]
                 said = (f"{EMULATED.format(how=emulated[device])}; {ratio['ratio']:.2f}x (95% CI {lo:.2f}-{hi:.2f}), "
                         f"no verdict on the paper's {CLAIM}x")
-            ratios.append({"device": device, "format": fmt, "precision": precision, "threads": threads,
+            ratios.append({"device": device, "format": fmt, "precision": precision, "peer": peer, "threads": threads,
                            "seq_len": seq_len, "model": model, "baseline": baseline, **ratio, "flop_ratio": flop_ratio,
                            "verdict": said, "emulated": emulated.get(device, False)})
     measured = {job_key(r) for r in ok}
@@ -210,5 +212,5 @@ def with_instruction_ratios(summary: dict, counts: dict) -> dict:
 def _at_length_distribution(latency: list[dict], weights: dict[int, float]) -> dict:
     from android_bench.measurement.lengths import at_length_distribution
 
-    found = at_length_distribution(latency, weights, key=("device", "format", "precision", "threads", "model"))
+    found = at_length_distribution(latency, weights, key=("device", "format", "precision", "peer", "threads", "model"))
     return {"at_length_distribution": found} if found else {}

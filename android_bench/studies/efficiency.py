@@ -48,27 +48,24 @@ def run(args) -> dict:
 
 
 def _artifacts(args) -> tuple[dict, dict]:
-    """{(model, format, precision): folder} of our paths and the peers' (a peer's precision is its path name), and
-    {(format, precision): the lengths it is timed at}."""
+    """{(model, format, precision, peer): folder} of our paths (peer None) and the peers' (harness.protocol.Job's
+    artifact key), and {(format, precision, peer): the lengths it is timed at}."""
     import models
 
-    from android_bench.harness.artifacts import conversion_order, ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifacts
 
     longest, root = max(args.seq_len), args.out / "artifacts"
-    artifacts, lengths = {}, {}
+    # one artifact at the longest length, timed at every length (never re-exported per length)
+    artifacts = ensure_artifacts(root, args.models, args.formats, args.precisions, weights=args.weights,
+                                 seq_len=longest)
+    lengths = {key[1:]: args.seq_len for key in artifacts}
     for n in args.models:
-        for fmt in args.formats:
-            for precision in conversion_order(args.precisions):
-                # one artifact at the longest length, timed at every length (never re-exported per length)
-                artifacts[(n, fmt, precision)] = ensure_artifact(root, n, fmt, precision, weights=args.weights,
-                                                                 seq_len=longest)
-                lengths[(fmt, precision)] = args.seq_len
         loaded = models.load(n, weights=args.weights)
         for peer in PEERS.values():
             folder = ensure_peer(root, peer.name, loaded, weights=args.weights, seq_len=longest)
             if folder is not None:
-                artifacts[(n, peer.format, peer.name)] = folder
-                lengths[(peer.format, peer.name)] = [longest] if peer.static else args.seq_len
+                artifacts[(n, peer.format, peer.precision, peer.name)] = folder
+                lengths[(peer.format, peer.precision, peer.name)] = [longest] if peer.static else args.seq_len
     return artifacts, lengths
 
 
@@ -77,12 +74,12 @@ def _plan(args, artifacts: dict, lengths: dict) -> list:
     path, thread count and length with the models alternating."""
     from android_bench.harness.protocol import plan
 
-    paths = list(dict.fromkeys((fmt, precision) for _, fmt, precision in artifacts))
+    paths = list(dict.fromkeys(key[1:] for key in artifacts))
     jobs = []
     for r in range(args.rounds):
-        for fmt, precision in paths:
-            for job in plan(args.models, [fmt], [precision], args.threads, 1, lengths[(fmt, precision)]):
-                jobs.append(replace(job, round=r, order=len(jobs)))
+        for fmt, precision, peer in paths:
+            for job in plan(args.models, [fmt], [precision], args.threads, 1, lengths[(fmt, precision, peer)]):
+                jobs.append(replace(job, round=r, order=len(jobs), peer=peer))
     return jobs
 
 
@@ -132,9 +129,9 @@ def _rows(latency: list[dict], machine: dict) -> list[dict]:
     for r in latency:
         peak = (machine["peak_gflops"] * min(r["threads"], machine["cores"]) / machine["cores"]
                 if machine.get("peak_gflops") else None)
-        rows.append({"model": r["model"], "path": path_name(r["format"], r["precision"]), "threads": r["threads"],
-                     "seq_len": r["seq_len"], "median_ms": r["median_ms"], "p10_ms": r["p10_ms"],
-                     "p90_ms": r["p90_ms"], "flops": r["flops"], "gflop_per_s": r["gflop_per_s"],
+        rows.append({"model": r["model"], "path": path_name(r["format"], r["precision"], r["peer"]),
+                     "threads": r["threads"], "seq_len": r["seq_len"], "median_ms": r["median_ms"],
+                     "p10_ms": r["p10_ms"], "p90_ms": r["p90_ms"], "flops": r["flops"], "gflop_per_s": r["gflop_per_s"],
                      "roofline_fraction": r["gflop_per_s"] / peak if peak else None,
                      "load_ms": r["load_ms"], "first_inference_ms": r["first_inference_ms"],
                      "peak_rss_mb": r["peak_rss_mb"], "invocations": r["invocations"], "timed_runs": r["n"],

@@ -33,16 +33,15 @@ TOP = 8
 
 
 def run(args) -> dict:
-    from android_bench.harness.artifacts import conversion_order, ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifacts
     from android_bench.harness.protocol import plan
     from android_bench.harness.run import failed, inputs_and_flops, run_local
 
     flags.check_seq_lens(args.models, args.seq_len)
     flags.check_precisions(args.formats, args.precisions)
     # one artifact per model, format and precision at the longest length, profiled at every length
-    artifacts = {(m, f, p): ensure_artifact(args.out / "artifacts", m, f, p, weights=args.weights,
-                                            seq_len=max(args.seq_len))
-                 for m in args.models for f in args.formats for p in conversion_order(args.precisions)}
+    artifacts = ensure_artifacts(args.out / "artifacts", args.models, args.formats, args.precisions,
+                                 weights=args.weights, seq_len=max(args.seq_len))
     inputs, _, weights = inputs_and_flops(args.models, weights=args.weights, seq_lens=args.seq_len,
                                           folder=args.out / "inputs")
     jobs = plan(args.models, args.formats, args.precisions, args.threads, args.rounds, args.seq_len)

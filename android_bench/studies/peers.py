@@ -38,7 +38,7 @@ class Peer:
     module: str | None = None  # the converter's package: the peer is skipped when it is not installed
 
 
-PEERS: dict[str, Peer] = {}  # in conversion order; a peer job's precision is the peer's name (path_name)
+PEERS: dict[str, Peer] = {}  # in conversion order; a peer job carries the peer's name (Job.peer)
 
 
 def _peer(**kwargs):
@@ -48,9 +48,9 @@ def _peer(**kwargs):
     return register
 
 
-def path_name(fmt: str, precision: str) -> str:
-    """The efficiency path of a job: a peer's name (its job's precision), else format-precision."""
-    return precision if precision in PEERS else f"{fmt}-{precision}"
+def path_name(fmt: str, precision: str, peer: str | None) -> str:
+    """The efficiency path of a job: a peer's name, else format-precision."""
+    return peer or f"{fmt}-{precision}"
 
 
 def ensure_peer(root: Path, name: str, loaded, *, weights: str, seq_len: int) -> Path | None:

@@ -22,7 +22,7 @@ PRECISIONS = ("fp32", "int8")
 
 
 def run(args) -> list[dict]:
-    from android_bench.harness.artifacts import conversion_order, ensure_artifact
+    from android_bench.harness.artifacts import ensure_artifacts
     from android_bench.harness.protocol import plan
     from android_bench.harness.run import failed, inputs_and_flops, run_local
 
@@ -30,9 +30,8 @@ def run(args) -> list[dict]:
     flags.check_precisions(args.formats, list(PRECISIONS))
     # int8 first: a missing fp32 artifact is made in the same conversion (artifacts.conversion_order); one
     # artifact per precision at the longest length, timed at every length
-    artifacts = {(m, f, p): ensure_artifact(args.out / "artifacts", m, f, p, weights=args.weights,
-                                            seq_len=max(args.seq_len))
-                 for m in args.models for f in args.formats for p in conversion_order(PRECISIONS)}
+    artifacts = ensure_artifacts(args.out / "artifacts", args.models, args.formats, list(PRECISIONS),
+                                 weights=args.weights, seq_len=max(args.seq_len))
     inputs, _, weights = inputs_and_flops(args.models, weights=args.weights, seq_lens=args.seq_len,
                                           folder=args.out / "inputs")
     jobs = plan(args.models, args.formats, list(PRECISIONS), args.threads, args.rounds, args.seq_len)
@@ -87,7 +86,7 @@ def _rows(args, records: list[dict], latency: list[dict], artifacts: dict) -> li
     rows, longest = [], max(args.seq_len)
     for m in args.models:
         for f in args.formats:
-            size_ratio = read_manifest(artifacts[(m, f, "int8")])["quantization"]["size_bytes"]["ratio"]
+            size_ratio = read_manifest(artifacts[(m, f, "int8", None)])["quantization"]["size_bytes"]["ratio"]
             for t in args.threads:
                 for n in args.seq_len:
                     got = {k: stats.get((m, f, k, t, n)) for k in PRECISIONS}
