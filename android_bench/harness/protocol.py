@@ -45,6 +45,12 @@ class Job:
         return self.model, self.format, self.precision, self.peer
 
 
+def path_name(fmt: str, precision: str, peer: str | None) -> str:
+    """A job's path: a peer's name (android_bench.studies.peers: a registry key, safe in a device path), else
+    format-precision; it names the artifact's device folder and the efficiency study's rows."""
+    return peer or f"{fmt}-{precision}"
+
+
 def plan(models: list[str], formats: list[str], precisions: list[str], threads: list[int], rounds: int,
          seq_lens: list[int | None] = (None,)) -> list[Job]:
     jobs = []
@@ -190,7 +196,7 @@ def _measure(device, job: Job, runner, settings: Settings, record: dict, artifac
         state["prepared"].add(runner.name)
     key = job.artifact
     if key not in state["pushed"]:
-        path = job.peer or f"{job.format}-{job.precision}"  # a peer's name is safe as it is (a registry key)
+        path = path_name(job.format, job.precision, job.peer)
         state["pushed"][key] = _push_artifact(device, artifacts[key],
                                               f"{remote}/models/{remote_name(job.model)}-{path}",
                                               inputs=(config.inputs or {}).get(job.model))

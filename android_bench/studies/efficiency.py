@@ -26,7 +26,7 @@ from export import ArgumentParser, run_main
 
 from android_bench.harness import flags
 from android_bench.measurement import timing
-from android_bench.studies.peers import PEERS, ensure_peer, path_name
+from android_bench.studies.peers import PEERS, ensure_peer
 
 log = logging.getLogger("android_bench")
 
@@ -125,6 +125,8 @@ def _report(args, records: list[dict], flops: dict, weights: dict, lengths: dict
 
 def _rows(latency: list[dict], machine: dict) -> list[dict]:
     """One efficiency row per model, path, threads and length from measurement.results.summarize's latency rows."""
+    from android_bench.harness.protocol import path_name
+
     rows = []
     for r in latency:
         peak = (machine["peak_gflops"] * min(r["threads"], machine["cores"]) / machine["cores"]

@@ -48,11 +48,6 @@ def _peer(**kwargs):
     return register
 
 
-def path_name(fmt: str, precision: str, peer: str | None) -> str:
-    """The efficiency path of a job: a peer's name, else format-precision."""
-    return peer or f"{fmt}-{precision}"
-
-
 def ensure_peer(root: Path, name: str, loaded, *, weights: str, seq_len: int) -> Path | None:
     """`root/<model>/<name>-seq<seq_len>`, converted unless present and intact; None when its converter is not
     installed."""
