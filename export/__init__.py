@@ -6,16 +6,16 @@ The names below are the package's interface for the layers above (quantize/, and
 from ._cli import ArgumentParser, at_least, base_parser, format_main, positive_int, run_main
 from ._files import claim_target, ensure_writable_dir, file_record, sha256, write_json_atomic
 from ._formats import FORMAT_MODULES, Format, available_formats, get_format, register_format
-from ._pipeline import Artifact, Converted, Products, artifact_stem, export
+from ._pipeline import DEFAULT_GRAPH, Artifact, Converted, Products, artifact_stem, export
 from ._recipes import (SUPPORTED, Recipe, Scheme, get_recipe, precisions, recipe_for_precision, recipe_names,
                        register_recipe)
 from ._validate import ValidationError
-from ._versions import PIPELINE, pipeline_revision
+from ._versions import PIPELINE, pipeline_revision, tool_versions
 
 __all__ = [
-    "FORMAT_MODULES", "PIPELINE", "SUPPORTED", "ArgumentParser", "Artifact", "Converted", "Format", "Products",
+    "DEFAULT_GRAPH", "FORMAT_MODULES", "PIPELINE", "SUPPORTED", "ArgumentParser", "Artifact", "Converted", "Format", "Products",
     "Recipe", "Scheme", "ValidationError", "artifact_stem", "at_least", "available_formats", "base_parser",
     "claim_target", "ensure_writable_dir", "export", "file_record", "format_main", "get_format", "pipeline_revision",
     "positive_int", "precisions", "recipe_for_precision", "recipe_names", "register_format", "register_recipe",
-    "run_main", "sha256", "write_json_atomic",
+    "run_main", "sha256", "tool_versions", "write_json_atomic",
 ]

@@ -62,7 +62,7 @@ def test_native_runner_on_a_device_without_libc(make_arm64_device, arm64_adb_ser
     artifacts, _ = arm64_artifacts
     device = make_arm64_device(profile="a76", bare=True)
     done = bench(arm64_adb_server, device, tmp_path, artifacts, "--formats", "executorch", "--runner", "native",
-                 "--tools", str(arm64_tools))
+                 "--tools", str(arm64_tools), "--keep-device-files")
     records = check_reports(tmp_path, done, device, {"executorch-runner"})
     assert all(len(r["timing"]["samples_ms"]) == 5 for r in records)
     assert (device.root / records[0]["run_id"] / "tools" / "ld-linux-aarch64.so.1").is_file()

@@ -51,7 +51,7 @@ def records(out: Path) -> list[dict]:
 
 def test_whole_flow_over_adb(adb_server, loopback_device, tmp_path, artifacts):
     # two lengths on the device from the one artifact per model made at the longest (the fixture's, at 48)
-    done = bench(adb_server, loopback_device, tmp_path, artifacts, "--seq-len", "24,48")
+    done = bench(adb_server, loopback_device, tmp_path, artifacts, "--seq-len", "24,48", "--keep-device-files")
     assert done.returncode == 0, done.stderr
     rs = records(tmp_path)
     assert [(r["seq_len"], r["model"]) for r in rs] == [(n, m) for n in (24, 48)
@@ -133,7 +133,7 @@ def test_native_executorch_runner_on_the_device(adb_server, loopback_device, tmp
     except build.BuildError as exc:
         pytest.skip(str(exc))
     done = bench(adb_server, loopback_device, tmp_path / "out", artifacts, "--formats", "executorch",
-                 "--runner", "native", "--tools", str(tools))
+                 "--runner", "native", "--tools", str(tools), "--keep-device-files")
     assert done.returncode == 0, done.stderr
     rs = records(tmp_path / "out")
     assert [r["runner"] for r in rs] == ["executorch-runner"] * 2

@@ -96,7 +96,7 @@ def test_hostile_folder_name_on_the_local_device(tmp_path, hostile, artifacts):
 def test_hostile_folder_name_over_adb(adb_server, loopback_device, tmp_path, hostile, artifacts):
     folder, planted = hostile
     done = bench(tmp_path / "out", artifacts, f"{folder},bert-tiny", *adb_args(adb_server, loopback_device),
-                 env=adb_server.env)
+                 "--keep-device-files", env=adb_server.env)
     assert done.returncode == 0, done.stderr
     assert not planted.exists()
     rs = records(tmp_path / "out")

@@ -35,7 +35,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> dict:
     import export
-    from android_bench.harness.flags import check_seq_lens, one_writer
+    from android_bench.harness.flags import check_seq_lens, command
     from android_bench.arm64 import counter
     from android_bench.devices.arm64 import rootfs
 
@@ -45,7 +45,7 @@ def run(args) -> dict:
         raise counter.host.HostError(f"arm64 device not built ({problem}): run `python -m android_bench.arm64 setup`")
     counter.qemu(), counter.plugin()  # missing pieces fail before any export
     export.ensure_writable_dir(args.out)
-    report = one_writer(_count_all)(args)
+    report = command(_count_all)(args)
     _print(report)
     return report
 
@@ -107,12 +107,13 @@ def _inputs(args) -> dict:
     import numpy as np
 
     import models
+    from android_bench.harness.artifacts import cache_name
     from android_bench.measurement import timing
 
     made = {}
     for model in args.models:
         loaded = models.load(model, weights=args.weights)
-        folder = args.out / "inputs" / Path(model).name
+        folder = args.out / "inputs" / cache_name(model)
         folder.mkdir(parents=True, exist_ok=True)
         made[model] = {}
         for n in args.seq_len:

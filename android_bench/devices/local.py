@@ -53,9 +53,13 @@ class LocalDevice:
             _kill_group(proc)
 
     def push(self, local: Path, remote: str) -> None:
-        Path(remote).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(local, remote)
-        shutil.copymode(local, remote)
+        try:
+            Path(remote).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, remote)
+            shutil.copymode(local, remote)
+        except OSError as exc:  # copyfile names the source; what failed is writing the device folder
+            Path(remote).unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, remote) from exc
 
     def pull(self, remote: str, local: Path) -> None:
         if not Path(remote).is_file():

@@ -42,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cooldown-cap", type=float, default=120.0,
                    help="max seconds to wait for the device to cool back to its starting temperature between models")
     p.add_argument("--pin-big-cores", action="store_true", help="taskset to the cores with the highest max frequency")
+    p.add_argument("--keep-device-files", action="store_true",
+                   help="leave the run's folder (artifacts, tools, inputs) on each device; by default it is removed "
+                        "when the device's jobs end")
     p.add_argument("--artifacts", type=Path, default=None,
                    help="where exported artifacts are kept and reused (default: OUT/artifacts)")
     p.add_argument("--counts", type=counts_file, default=None,
@@ -51,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(args) -> None:
-    flags.one_writer(_run)(args)  # one writer per --out: a second run refuses at once, naming this one
+    flags.command(_run)(args)  # one writer per --out: a second run refuses at once, naming this one
 
 
 def _run(args) -> None:
@@ -69,19 +72,25 @@ def _run(args) -> None:
     results, run_id = open_log(args.out, resume=args.resume)
     devices = connect(args.device, host=args.adb_host, port=args.adb_port, workdir=args.out / "local-device")
     for device, facts in zip(devices, identify(devices)):  # a missing native tool is named before any export
+        if device.kind != "local":  # this machine's were checked with the flags
+            flags.check_threads(threads, facts.get("cores"), device.serial)
         for fmt in formats:
             runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python,
                        prefer=args.runner).preflight(facts["abi"])
     # one artifact per model, format and precision, at the longest length: every length runs on it
-    artifacts = ensure_artifacts(args.artifacts or args.out / "artifacts", models, formats, precisions,
-                                 weights=args.weights, seq_len=max(seq_lens))
-    inputs, flops, length_weights = inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
-                                                     folder=args.out / "inputs")
+    root = args.artifacts or args.out / "artifacts"
+    try:
+        artifacts = ensure_artifacts(root, models, formats, precisions, weights=args.weights, seq_len=max(seq_lens))
+        inputs, flops, length_weights = inputs_and_flops(models, weights=args.weights, seq_lens=seq_lens,
+                                                         folder=args.out / "inputs")
+    except OSError as exc:  # a full disk while exporting: the writers do not all name the file
+        raise UserError(write_failed(exc, results, "exporting the artifacts", where=root)) from exc
     # the local device with the Python runner: the same RunConfig as the studies' (harness.run.local_config)
     config = RunConfig(run_id=run_id, settings=settings_of(args), cooldown_cap_s=args.cooldown_cap,
                        pin_big_cores=args.pin_big_cores, runner=args.runner, tools=args.tools,
                        device_python=args.device_python if args.device != "local" else sys.executable,
-                       inputs=inputs, weights=args.weights, length_weights=length_weights)
+                       inputs=inputs, weights=args.weights, length_weights=length_weights,
+                       keep_device_files=args.keep_device_files)
     jobs = plan(models, formats, precisions, threads, args.rounds, seq_lens)
     failures = run_devices(devices, jobs, artifacts, config, results,
                            on_interrupt=lambda: _report(results, args, config, flops))

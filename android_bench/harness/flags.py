@@ -114,15 +114,44 @@ def check_precisions(formats: list[str], precisions: list[str]) -> None:
                             f"{', '.join(export.precisions(fmt))}")
 
 
-def one_writer(run):
-    """`run(args)` holding the lock on args.out for its whole run: one writer per folder, a second refuses at once
-    in one line naming the holder (export._files.folder_lock)."""
+def command(run):
+    """`run(args)` as every benchmark command runs it: the thread counts of a run on this machine checked against its
+    cores (`check_threads`; another device's are checked when it is identified), then the lock on args.out held for
+    the whole run: one writer per folder, a second refuses at once in one line naming the holder
+    (export._files.folder_lock)."""
     def locked(args):
+        import os
+
         from export._files import folder_lock
 
+        if getattr(args, "device", "local") == "local" and getattr(args, "threads", None):
+            check_threads(args.threads, os.cpu_count(), "this machine")
         with folder_lock(args.out):
             return run(args)
     return locked
+
+
+# Set to 1 to go past a size bound on purpose (thread counts over a device's cores; models' sizes, models/)
+NO_SIZE_LIMITS = "SQUEEZEBERT_MOBILE_NO_SIZE_LIMITS"
+
+
+def check_threads(threads: list[int], cores: int | None, where: str) -> None:
+    """Thread counts above `where`'s cores time the scheduler, not the model: refused in one line, unless the user
+    asks for it on purpose (NO_SIZE_LIMITS=1: then a warning, and the count is recorded as given)."""
+    import logging
+    import os
+
+    from models.errors import UserError
+
+    over = [t for t in threads if cores and t > cores]
+    if not over:
+        return
+    if os.environ.get(NO_SIZE_LIMITS) == "1":
+        logging.getLogger("android_bench").warning("--threads %d on the %d cores of %s: oversubscribed (%s=1)",
+                                                   max(over), cores, where, NO_SIZE_LIMITS)
+        return
+    raise UserError(f"argument --threads: {max(over)} is more than the {cores} cores of {where}; pick at most "
+                    f"{cores}, or set {NO_SIZE_LIMITS}=1 to oversubscribe on purpose")
 
 
 # The flags every benchmark command shares: one meaning, one default, one help text (tests/test_flags.py checks

@@ -105,6 +105,7 @@ class RunConfig:
     inputs: dict[str, dict[int, Path]] | None = None  # model -> {length: .npz of timing.benchmark_inputs}
     weights: str = "random"  # where the artifacts' weights came from (part of every result's identity)
     length_weights: dict[int, float] | None = None  # android_bench.measurement.lengths.distribution, for the summary
+    keep_device_files: bool = False  # leave the run folder (artifacts, tools, inputs) on the device afterwards
 
 
 def new_run_id() -> str:
@@ -156,17 +157,27 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
     remote = device.remote_dir(config.run_id)
     device.shell(["mkdir", "-p", f"{remote}/models", f"{remote}/tools", f"{remote}/py"], what="making its run folder")
     state = {"facts": facts, "remote": remote, "start_thermal": device.thermal(), "prepared": set(), "pushed": {},
-             "previous": None}
+             "previous": None, "mask": mask}
+    try:
+        return _run_jobs(device, todo, artifacts, config, results, state, identity, progress, stop)
+    finally:
+        if not config.keep_device_files:
+            _remove(device, remote)
+
+
+def _run_jobs(device, todo: list[Job], artifacts, config: RunConfig, results: ResultLog, state: dict, identity,
+              progress, stop) -> int:
     measured = 0
     for job in todo:
         if stop is not None and stop.is_set():
             break
         runner = runner_for(job.format, kind=device.kind, tools=config.tools, python=config.device_python,
                             prefer=config.runner)
-        settings = replace(config.settings, threads=job.threads, taskset=mask, seq_len=seq_len(job))
+        length = identity(job)["seq_len"]
+        settings = replace(config.settings, threads=job.threads, taskset=state["mask"], seq_len=length)
         # "serial": the adb serial it had this time (its id may be its serial number, the same under any serial)
         record = {"run_id": config.run_id, **identity(job), "serial": device.serial, "runner": runner.name,
-                  "settings": asdict(settings), "device_facts": facts, "time": time.time()}
+                  "settings": asdict(settings), "device_facts": state["facts"], "time": time.time()}
         try:
             _measure(device, job, runner, settings, record, artifacts, config, state)
             measured += 1
@@ -184,6 +195,15 @@ def run_device(device, jobs: list[Job], artifacts: dict[tuple, Path], config: Ru
         if progress:
             progress()
     return measured
+
+
+def _remove(device, remote: str) -> None:
+    """The run's folder off the device (what was pushed: hundreds of MB at full size); a device that is gone keeps
+    it, said in a warning."""
+    try:
+        device.shell(["rm", "-rf", remote], timeout=120, what="removing its run folder")
+    except DeviceError as exc:
+        log.warning("%s: could not remove %s (%s); remove it by hand", device.serial, remote, exc)
 
 
 def _measure(device, job: Job, runner, settings: Settings, record: dict, artifacts: dict, config: RunConfig,

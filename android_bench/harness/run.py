@@ -133,16 +133,19 @@ def _interrupted(stop, devices, workers, config, on_interrupt) -> None:
         on_interrupt()
 
 
-def write_failed(exc: OSError, results, what: str) -> str:
-    """One line for an OSError that stopped `what`: ENOSPC named, what is kept, and how to go on."""
+def write_failed(exc: OSError, results, what: str, *, where: Path | None = None) -> str:
+    """One line for an OSError that stopped `what`: the cause (ENOSPC named) at the path written (`exc.filename`,
+    else `where`, else the output folder), what is kept, and how to go on."""
     import errno
 
-    where = Path(exc.filename) if exc.filename else results.path.parent
+    where = Path(exc.filename) if exc.filename else where or results.path.parent
     if exc.errno == errno.ENOSPC:
         cause, fix = "no space left on the disk (ENOSPC)", "free some space there"
     else:
         cause, fix = f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno, 'OSError')})", "fix that"
     kept = len([r for r in results.records() if "timing" in r])
+    if not kept:
+        return f"{what} stopped: {cause} at {where}; nothing was measured yet: {fix} and rerun"
     kept_in = "it" if where == results.path else results.path
     return f"{what} stopped: {cause} at {where}; the {kept} measurement(s) made are kept in {kept_in}: {fix} and " \
            "rerun with --resume"
@@ -156,6 +159,7 @@ def inputs_and_flops(models: list[str], *, weights: str, seq_lens: list[int], fo
 
     import models as zoo
 
+    from android_bench.harness.artifacts import cache_name
     from android_bench.measurement.flops import flops_by_length
     from android_bench.measurement.lengths import distribution
 
@@ -167,7 +171,7 @@ def inputs_and_flops(models: list[str], *, weights: str, seq_lens: list[int], fo
             loaded.check_seq_len(n)
         inputs[model] = {}
         for n in seq_lens:
-            inputs[model][n] = folder / f"{loaded.name}-{n}.npz"
+            inputs[model][n] = folder / f"{cache_name(model)}-{n}.npz"
             np.savez(inputs[model][n], **timing.benchmark_inputs(loaded.tokenizer, n))
         flops[model] = {n: c["flops"] for n, c in flops_by_length(model, seq_lens, task=loaded.task).items()}
         length_weights = length_weights or distribution(loaded.tokenizer)

@@ -102,8 +102,18 @@ def write_csv(summary: dict, path: Path) -> None:
         ratio = ratios.get((row["device"], row["format"], row["precision"], row["threads"], row["seq_len"], row["model"]))
         extra = {"ratio": ratio["ratio"], "ci95_low": ratio["ci95"][0], "ci95_high": ratio["ci95"][1],
                  "flop_ratio": ratio["flop_ratio"]} if ratio else {}
-        writer.writerow({**row, **extra})
+        writer.writerow({k: _cell(v) for k, v in {**row, **extra}.items()})
     _write_atomic(path, buf.getvalue().encode())
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV injection list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string (a model folder, a device serial) that would start a
+    formula gets a leading apostrophe; numbers stay numbers."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def plot(summary: dict, path: Path) -> None:

@@ -7,11 +7,14 @@ trimmed mean per model, and the baseline/model latency ratio with a bootstrap 95
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from models.errors import UserError
 
 CLAIM = 4.3  # SqueezeBERT paper: 4.3x faster than bert-base-uncased on a Pixel 3
 JOB_KEYS = ("device", "model", "format", "precision", "peer", "threads", "round")
@@ -29,11 +32,16 @@ class ResultLog:
         if not self.path.is_file():
             return []
         records = []
-        for line in self.path.read_text().splitlines():
+        for n, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1):
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
-                pass  # a torn line (the run was killed mid-write): append() cuts it off before the next record
+                continue  # a torn line (the run was killed mid-write): append() cuts it off before the next record
+            problem = _malformed(record)
+            if problem:
+                raise UserError(f"{self.path} line {n}: {problem}, which this harness never writes; the file was edited "
+                                "or damaged: delete that line (--resume measures its job again) or choose another --out")
+            records.append(record)
         return records
 
     def append(self, record: dict) -> None:
@@ -61,6 +69,33 @@ class ResultLog:
 
     def done(self) -> set[tuple]:
         return {job_key(r) for r in self.records() if "error" not in r}
+
+
+_TYPES = {"run_id": str, "device": str, "serial": str, "model": str, "format": str, "precision": str, "runner": str,
+          "threads": int, "round": int, "seq_len": int, "artifact_sha256": str, "error": str}
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _malformed(record) -> str | None:
+    """What in a results.jsonl record has a type or value the summary cannot use, or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__} instead of a record"
+    for key, kind in _TYPES.items():
+        value = record.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"{key} {str(value)[:40]!r} (not a {kind.__name__})"
+    if "timing" not in record:
+        return None
+    timing = record["timing"]
+    samples = timing.get("samples_ms") if isinstance(timing, dict) else None
+    if not isinstance(samples, list) or not all(_number(s) and s >= 0 for s in samples):
+        return "timing.samples_ms that is not a list of latencies in ms"
+    if not (_number(timing.get("mean_ms")) and timing["mean_ms"] >= 0):
+        return f"timing.mean_ms {str(timing.get('mean_ms'))[:40]!r} (not a latency in ms)"
+    return None
 
 
 def job_key(record: dict) -> tuple:

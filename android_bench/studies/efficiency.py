@@ -249,7 +249,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    return run_main(flags.one_writer(run), argv, parser=parser())
+    return run_main(flags.command(run), argv, parser=parser())
 
 
 if __name__ == "__main__":

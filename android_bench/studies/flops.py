@@ -130,4 +130,4 @@ def _print(report: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(flags.one_writer(main), parser=parser()))
+    sys.exit(run_main(flags.command(main), parser=parser()))

@@ -56,14 +56,21 @@ def ensure_peer(root: Path, name: str, loaded, *, weights: str, seq_len: int) ->
     from export._files import scratch, swap_in
     from export.runtimes import ArtifactError, read_verified
 
+    from android_bench.harness.artifacts import cache_name, made_otherwise
+
     peer = PEERS[name]
     if peer.module and importlib.util.find_spec(peer.module) is None:
         return None
-    folder = root / Path(loaded.name).name / f"{name}-seq{seq_len}"
+    folder = root / cache_name(loaded.ref) / f"{name}-seq{seq_len}"
     if (folder / "manifest.json").is_file():
         try:
-            if read_verified(folder).get("weights") == weights:
+            manifest = read_verified(folder)
+            why = (f"its manifest says {manifest.get('peer')!r} at seq_len {manifest.get('seq_len')}"
+                   if (manifest.get("peer"), manifest.get("seq_len")) != (name, seq_len)
+                   else made_otherwise(manifest, model=loaded.ref, weights=weights))
+            if why is None:
                 return folder
+            log.warning("not reusing %s: %s; converting it again", folder, why)
         except ArtifactError as exc:
             log.warning("not reusing %s: %s", folder, exc)
     source = peer.needs and ensure_peer(root, peer.needs, loaded, weights=weights, seq_len=seq_len)
@@ -129,8 +136,7 @@ def _litert_torch_int8(loaded, folder: Path, seq_len: int, _source) -> tuple[Pat
 
 def _write_manifest(folder: Path, file: Path, loaded, peer: Peer, *, weights: str, seq_len: int,
                     outputs: list[str]) -> None:
-    from export import write_json_atomic
-    from export._files import sha256
+    from export import sha256, tool_versions, write_json_atomic
 
     config = loaded.config
     shape = [1, seq_len] if peer.static else ["batch", "sequence"]
@@ -138,9 +144,9 @@ def _write_manifest(folder: Path, file: Path, loaded, peer: Peer, *, weights: st
         "schema": 1, "peer": peer.name, "weights": weights,
         "model": {"name": loaded.name, "ref": loaded.ref, "max_position_embeddings": config.max_position_embeddings,
                   "vocab_size": config.vocab_size, "type_vocab_size": getattr(config, "type_vocab_size", 2),
-                  "weights": {"source": "random" if weights == "random" else weights}},
+                  "weights": loaded.weights},
         "format": peer.format, "precision": peer.precision, "seq_len": seq_len, "dynamic_shapes": not peer.static,
         "inputs": [{"name": n, "dtype": "int32" if peer.static else "int64", "shape": shape}
                    for n in loaded.input_names],
         "outputs": [{"name": n} for n in outputs],
-        "file": {"name": file.name, "bytes": file.stat().st_size, "sha256": sha256(file)}})
+        "file": {"name": file.name, "bytes": file.stat().st_size, "sha256": sha256(file)}, "tools": tool_versions()})

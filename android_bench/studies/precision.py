@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     def go(args):
         ensure_writable_dir(args.out)
         run(args)
-    return run_main(flags.one_writer(go), argv, parser=parser())
+    return run_main(flags.command(go), argv, parser=parser())
 
 
 if __name__ == "__main__":
