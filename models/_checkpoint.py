@@ -7,6 +7,7 @@ import json
 import unicodedata
 from pathlib import Path
 
+from ._config_checks import check_config_values
 from ._registry import FAMILIES
 from .errors import UserError
 
@@ -14,7 +15,7 @@ from .errors import UserError
 CODE_FILES = ("config.json", "tokenizer_config.json")
 
 
-def _checkpoint_file(source: str, name: str, *, cache_only: bool) -> Path | None:
+def checkpoint_file(source: str, name: str, *, cache_only: bool) -> Path | None:
     """`name` in the checkpoint folder, or fetched (as data) from the hub or the HF cache; None if it has none."""
     if Path(source).is_dir():
         path = Path(source) / name
@@ -40,7 +41,7 @@ def refuse_remote_code(source: str, *, cache_only: bool) -> None:
     """One line if the checkpoint asks for its own code (auto_map), before transformers sees it: transformers
     would offer to run it ("Do you wish to run the custom code? [y/N]"), and this tool runs none."""
     for name in CODE_FILES:
-        path = _checkpoint_file(source, name, cache_only=cache_only)
+        path = checkpoint_file(source, name, cache_only=cache_only)
         try:
             data = json.loads(path.read_text(encoding="utf-8")) if path else None
         except (ValueError, UnicodeDecodeError):
@@ -58,6 +59,19 @@ def check_architecture(config, source: str) -> None:
         archs = ", ".join(getattr(config, "architectures", None) or []) or "no architectures listed"
         raise UserError(f"{source!r} is a {model_type or 'unknown'} model ({archs}); supported families: "
                         f"{', '.join(sorted(FAMILIES))}: pick a checkpoint of one of them")
+    check_config_values(config.to_dict(), source)
+
+
+def check_config_file(source: str, *, cache_only: bool) -> None:
+    """The sizes in a bert or squeezebert config.json as written, before transformers reads it: its own type checks
+    answer in several lines, and some values pass them only to fail in torch."""
+    path = checkpoint_file(source, "config.json", cache_only=cache_only)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path else None
+    except (ValueError, UnicodeDecodeError):
+        return  # not JSON: transformers refuses it in its own words
+    if isinstance(data, dict) and data.get("model_type") in FAMILIES:
+        check_config_values(data, source, bounds=False)  # bounds once, on the whole config (check_architecture)
 
 
 def check_vocabulary(tokenizer, source: str, vocab_size: int) -> None:

@@ -12,10 +12,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ._checkpoint import check_architecture, check_labels, check_vocabulary, refuse_remote_code
+from ._checkpoint import (check_architecture, check_config_file, check_labels, check_vocabulary,
+                          refuse_remote_code)
+from ._identity import resolve_weights, weights_identity
 from ._inputs import sample_inputs
-from ._registry import REGISTRY, TASKS, ModelSpec, check_model_name, model_choices
-from ._tokenizer import uncased_tokenizer
+from ._registry import REGISTRY, TASKS, ModelSpec
+from ._tokenizer import checkpoint_tokenizer, uncased_tokenizer
 from .contract import MIN_SEQUENCE, IOContract, OutputHead, task_contract
 from .errors import UserError
 
@@ -135,6 +137,7 @@ def _cache_only(source: str) -> bool:
 
 def _config(model: str, spec: ModelSpec | None, weights: str):
     """The architecture: bundled for registered names, else from the folder or the hub."""
+    from huggingface_hub.errors import StrictDataclassError
     from transformers import AutoConfig
 
     if weights not in ("hub", "random"):
@@ -145,9 +148,11 @@ def _config(model: str, spec: ModelSpec | None, weights: str):
         source = model
     try:
         refuse_remote_code(source, cache_only=_cache_only(source))
+        check_config_file(source, cache_only=_cache_only(source))
         return AutoConfig.from_pretrained(source, local_files_only=_cache_only(source), trust_remote_code=False)
-    except ValueError as exc:  # e.g. an unknown model_type: transformers' text runs to several lines
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    except (ValueError, StrictDataclassError) as exc:  # e.g. an unknown model_type: several lines of text
+        lines = [line.strip() for line in str(exc).strip().splitlines()] or [type(exc).__name__]
+        first = " ".join(lines[:2] if isinstance(exc, StrictDataclassError) else lines[:1])[:200]  # field; why
         raise UserError(f"{source!r}: config.json cannot be read by transformers ({first}); point at a saved "
                         "bert or squeezebert checkpoint") from exc
     except OSError as exc:
@@ -169,14 +174,7 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
     from ._heads import TaskModule
 
     _quiet_transformers()
-    check_model_name(model)
-    spec = REGISTRY.get(model)
-    if Path(model).is_dir() and weights == "hub":
-        weights = model  # a local model folder is its own weights
-    if weights not in ("hub", "random") and not Path(weights).is_dir():
-        raise UserError(f"--weights {weights!r}: no such folder; pass hub, random, or a checkpoint folder")
-    if spec is not None and spec.hf_id is None and weights == "hub":
-        raise UserError(f"{model} is a test-only model without published weights; use --weights random")
+    spec, weights = resolve_weights(model, weights)
     if task is not None and task not in TASKS:
         raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
 
@@ -194,12 +192,12 @@ def load(model: str, *, weights: str = "hub", task: str | None = None, seed: int
         source = spec.hf_id if (weights == "hub" and spec is not None) else (model if weights == "hub" else weights)
         refuse_remote_code(source, cache_only=_cache_only(source))  # the tokenizer's too, and a registered hub id's
         hf_model = _from_pretrained(auto, source, config, task)
+        tokenizer = checkpoint_tokenizer(source, cache_only=_cache_only(source))
         record = _weights_record(weights, source, hf_model)
-        tokenizer = _tokenizer(source)
-        if tokenizer is not None:
-            check_vocabulary(tokenizer, source, int(config.vocab_size))
         record["tokenizer"] = "checkpoint" if tokenizer is not None else "uncased WordPiece (checkpoint has none)"
         tokenizer = tokenizer or uncased_tokenizer()
+        check_vocabulary(tokenizer, source, int(config.vocab_size))
+        record.update(weights_identity(model, weights, seed=seed))  # the artifact cache's key, recorded as loaded
     hf_model.eval()
     labels = None
     if task == "sequence-classification":
@@ -261,11 +259,3 @@ def _weights_record(weights: str, source: str, hf_model) -> dict:
         record["randomly_initialised"] = hf_model.random_init
     return record
 
-
-def _tokenizer(source: str):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(source, local_files_only=_cache_only(source), trust_remote_code=False)
-    except (OSError, ValueError, TypeError):
-        return None
