@@ -87,6 +87,11 @@ def _malformed(record) -> str | None:
         value = record.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             return f"{key} {str(value)[:40]!r} (not a {kind.__name__})"
+    if "timing" not in record and "error" not in record:
+        return None  # not a job's row
+    missing = [k for k in _TYPES if k in JOB_KEYS and record.get(k) is None]
+    if missing:
+        return f"a job's row without {', '.join(missing)}"
     if "timing" not in record:
         return None
     timing = record["timing"]
