@@ -57,7 +57,7 @@ def folder_digest(folder: Path) -> str:
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def _cached_snapshot(repo_id: str) -> Path | None:
+def cached_snapshot(repo_id: str) -> Path | None:
     """The HF cache snapshot `repo_id`'s main revision resolves to, offline; None if it is not cached."""
     from huggingface_hub import try_to_load_from_cache
 
@@ -79,5 +79,5 @@ def weights_identity(model: str, weights: str = "hub", *, seed: int = 0) -> dict
         folder = Path(weights).resolve()
         return {"source": "folder", "path": str(folder), "digest": folder_digest(folder)}
     repo_id = spec.hf_id if spec is not None else model
-    snapshot = _cached_snapshot(repo_id)
+    snapshot = cached_snapshot(repo_id)
     return {"source": "hub", "id": repo_id, "digest": folder_digest(snapshot) if snapshot else None}

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._checkpoint import (check_architecture, check_config_file, check_labels, check_vocabulary,
                           refuse_remote_code)
-from ._identity import resolve_weights, weights_identity
+from ._identity import cached_snapshot, resolve_weights, weights_identity
 from ._inputs import sample_inputs
 from ._registry import REGISTRY, TASKS, ModelSpec
 from ._tokenizer import checkpoint_tokenizer, uncased_tokenizer
@@ -252,6 +252,8 @@ def _from_pretrained(auto, source: str, config, task: str):
 def _weights_record(weights: str, source: str, hf_model) -> dict:
     if weights == "hub":
         revision = getattr(hf_model.config, "_commit_hash", None)
+        snapshot = None if revision else cached_snapshot(source)  # transformers 5 loading from the cache sets none
+        revision = revision or (snapshot.name if snapshot else None)
         record = {"source": "hub", "id": source, "revision": revision or "unknown"}
     else:
         record = {"source": "folder", "path": str(Path(source).resolve())}

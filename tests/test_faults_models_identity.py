@@ -92,8 +92,8 @@ def test_weights_identity_refuses_what_load_refuses(tmp_path):
 
 def test_weights_identity_of_a_hub_model_is_its_cached_snapshot_and_imports_no_torch(tmp_path):
     """An HF cache snapshot (files linked into blobs, as huggingface_hub stores them): its digest is that of the
-    same files in a folder; an uncached id has digest None, found without the network (a subprocess: huggingface_hub
-    reads its cache location when it is imported)."""
+    same files in a folder, and load() records the same; an uncached id has digest None, found without the network
+    (a subprocess: huggingface_hub reads its cache location when it is imported)."""
     folder = _checkpoint(tmp_path / "ckpt")
     repo = tmp_path / "hub" / "models--some-org--tiny"
     snapshot = repo / "snapshots" / ("1" * 40)
@@ -106,12 +106,14 @@ def test_weights_identity_of_a_hub_model_is_its_cached_snapshot_and_imports_no_t
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("1" * 40)
     code = ("import json, sys, models\n"
-            "print(json.dumps([models.weights_identity('some-org/tiny'), models.weights_identity('other/none'),"
-            " models.weights_identity(sys.argv[1]), 'torch' in sys.modules, 'transformers' in sys.modules]))")
+            "found = [models.weights_identity('some-org/tiny'), models.weights_identity('other/none'),"
+            " models.weights_identity(sys.argv[1]), 'torch' in sys.modules, 'transformers' in sys.modules]\n"
+            "print(json.dumps([*found, models.load('some-org/tiny').weights]))")
     done = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr
-    hub, uncached, local, torch_imported, transformers_imported = json.loads(done.stdout)
+    hub, uncached, local, torch_imported, transformers_imported, loaded = json.loads(done.stdout.splitlines()[-1])
     assert hub == {"source": "hub", "id": "some-org/tiny", "digest": local["digest"]}
     assert uncached == {"source": "hub", "id": "other/none", "digest": None}
     assert not torch_imported and not transformers_imported
+    assert all(loaded.get(k) == v for k, v in hub.items()) and loaded["revision"] == "1" * 40, loaded
