@@ -36,7 +36,13 @@ def main(argv=None) -> int:
     def run(args):
         import models
         from ._pipeline import export
+        from ._target import check_out, model_sources
 
+        sources = model_sources(args.model, args.weights)
+        for name in args.formats:  # every folder written, checked before the model loads
+            check_out(args.out / name, sources=sources)
+            if args.quantize:
+                check_out(args.out / f"{name}-int8", sources=sources)
         loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
         for name in args.formats:
             fmt = get_format(name)

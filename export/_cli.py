@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from models import TASKS, model_choices
+from models.contract import MIN_SEQUENCE
 from models.errors import UserError
 
 from ._files import interrupted, remove_scratch
@@ -54,7 +55,7 @@ def base_parser(prog: str, description: str, *, out_default: str) -> argparse.Ar
     p.add_argument("--task", choices=TASKS, default=None,
                    help="feature-extraction (last_hidden_state, pooler_output) or sequence-classification (logits); "
                         "default: the model's own")
-    p.add_argument("--seq-len", type=int, default=None,
+    p.add_argument("--seq-len", type=at_least(MIN_SEQUENCE), default=None,
                    help="sequence length of the export and validation inputs; for TFLite, the most tokens the "
                         "resizable file takes (default: 128; TFLite: the model's max_position_embeddings, since "
                         "MediaPipe feeds a text's every token and fails on more)")
@@ -144,13 +145,14 @@ def format_main(name: str, argv=None) -> int:
 
     def main(args):
         import models
-        from ._files import claim_target
         from ._pipeline import export
+        from ._target import claim_target, model_sources
 
-        with claim_target(args.out, force=args.force):  # a second writer is refused before the model loads
+        # a second writer, and an --out that cannot be, are refused before the model loads
+        with claim_target(args.out, force=args.force, sources=model_sources(args.model, args.weights)) as out:
             loaded = models.load(args.model, weights=args.weights, task=args.task, seed=args.seed)
             options = {k: v for k, v in vars(args).items() if k not in _CORE}
-            artifact = export(fmt, loaded, seq_len=args.seq_len, out=args.out, threads=args.threads,
+            artifact = export(fmt, loaded, seq_len=args.seq_len, out=out, threads=args.threads,
                               options=options, force=args.force)["fp32"]
         log_artifact(artifact)
 

@@ -59,6 +59,11 @@ def need_space(folder: Path, nbytes: int, what: str) -> None:
         raise no_space(Path(folder) / what, f"{what} needs {nbytes / 1e6:.1f} MB, {free / 1e6:.1f} MB are free")
 
 
+def real_path(path: Path) -> Path:
+    """`path` with every symlink in it followed (os.path.realpath), so a linked folder is acted on where it is."""
+    return Path(os.path.realpath(path))
+
+
 def _write_or_remove(path: Path, data: bytes) -> None:
     try:
         with open(path, "wb") as f:
@@ -98,44 +103,6 @@ def file_record(path: Path) -> dict:
     return {"name": path.name, "bytes": path.stat().st_size, "sha256": sha256(path)}
 
 
-def artifact_names(folder: Path) -> set[str]:
-    """What an artifact wrote in `folder`: manifest.json and the files it lists (none when it is unreadable)."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-        records = [manifest["file"], *manifest.get("extra_files", []), *manifest.get("assets", [])]
-        return {"manifest.json", *(r["name"] for r in records if isinstance(r.get("name"), str))}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return set()
-
-
-def check_target(out: Path, *, force: bool = False) -> None:
-    """`out` will be replaced as a whole: it must be new, empty, or hold only what an artifact wrote there (its
-    manifest.json and the files that lists; anything else only with `force`), and its parent writable. Checked
-    before any work, so no file of the user's goes without a word."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: a file is in the way; choose a folder path")
-    ensure_writable_dir(out.parent if out.parent != out else out)
-    if out.is_dir() and not force:
-        ours = artifact_names(out)
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
-        if foreign:
-            what = "files no artifact wrote" if "manifest.json" in ours else "other files and no manifest.json"
-            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-            raise UserError(f"--out {out} holds {what} ({foreign[0]}{more}); an export replaces the whole folder: "
-                            "move them away, choose another --out, or pass --force to delete them")
-
-
-@contextlib.contextmanager
-def claim_target(out: Path, *, force: bool = False, flag: str = "--out"):
-    """Hold `out`'s write lock for the block (a second writer is refused at once) and check it under the lock."""
-    out = Path(out)
-    ensure_writable_dir(out.parent if out.parent != out else out)  # where the lock file goes
-    with folder_lock(out, flag):
-        check_target(out, force=force)
-        yield out
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -151,7 +118,7 @@ def scratch(out: Path, kind: str):
     """A hidden folder beside `out` (same filesystem, so the final move is a rename), named after this process and
     removed at the end, on errors and Ctrl-C too. Leftovers of processes that were killed (SIGKILL leaves no time
     to clean up) are removed first."""
-    out = Path(out)
+    out = real_path(out)
     prefix = f".{out.name}.{kind}-"
     for old in out.parent.iterdir() if out.parent.is_dir() else ():
         pid = old.name[len(prefix):].split("-", 1)[0]
@@ -199,9 +166,11 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def swap_in(stage: Path, out: Path) -> None:
-    """Put the folder `stage` at `out` in one step; the previous `out` is removed after the swap succeeded."""
+    """Put the folder `stage` at `out` in one step; the previous `out` is removed after the swap succeeded. A
+    symlink at `out` is followed (and kept): swapping the link itself out would leave it renamed beside."""
     if interrupted.is_set():
         raise KeyboardInterrupt
+    out = real_path(out)
     if not out.exists():
         os.rename(stage, out)
     elif _exchange(stage, out):
@@ -218,8 +187,9 @@ class FolderBusy(UserError):
 
 
 def lock_path(folder: Path) -> Path:
-    """The lock file of `folder`: beside it, since an export replaces the folder as a whole."""
-    folder = Path(folder).absolute()
+    """The lock file of `folder`: beside it, since an export replaces the folder as a whole; beside the real folder
+    when `folder` is a symlink, so writers through the link and through its target exclude each other."""
+    folder = real_path(folder)
     return folder.parent / f".{folder.name}.lock"
 
 
@@ -234,8 +204,12 @@ def folder_lock(folder: Path, flag: str = "--out"):
     if path in _held:  # this process holds it already (a CLI claims its --out, then export() does): nested use
         yield path
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _lock_file(path, folder, flag)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _lock_file(path, folder, flag)
+    except OSError as exc:  # a read-only filesystem, another user's folder
+        raise UserError(f"{flag} {folder}: cannot create its lock file {path.name} beside it "
+                        f"({exc.strerror or exc}); choose a writable {flag}") from exc
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:120]})\n".encode(), 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,11 @@ from models import RANDOM_WEIGHTS_WARNING
 from models.contract import IOContract
 from models.errors import UserError
 
-from ._files import claim_target, file_record, scratch, swap_in, write_json_atomic
+from ._files import file_record, scratch, swap_in, write_json_atomic
 from ._formats import Format
 from ._progress import stage
 from ._recipes import Recipe, get_recipe
+from ._target import check_apart, check_names, claim_target, resolve_out
 from ._validate import Tolerance, compare, worst_by_output
 from ._versions import tool_versions
 from .runtimes import open_runtime
@@ -113,14 +115,12 @@ def export(fmt: Format, loaded, *, seq_len: int | None, out: Path | None, quanti
     precision ("fp32", "int8"); fails with ValidationError if one deviates from eager beyond its tolerance.
     `seq_len` None: the format's default (Format.default_seq_len). Every output folder is locked from the start
     to its commit (one writer per folder) and must hold only an artifact's files unless `force`."""
-    seq_len = seq_len or fmt.default_seq_len(loaded)
+    seq_len = fmt.default_seq_len(loaded) if seq_len is None else seq_len  # 0 is refused, not the default
     loaded.check_seq_len(seq_len)
     recipes = [(get_recipe(fmt.name, name), Path(folder)) for name, folder in (quantized or {}).items()]
-    outs = ([Path(out)] if out is not None else []) + [folder for _, folder in recipes]
-    if not outs:
-        raise ValueError("export() needs an fp32 folder or at least one recipe")
-    if len({folder.resolve() for folder in outs}) < len(outs):
-        raise UserError(f"one folder for two artifacts ({', '.join(map(str, outs))}); give each its own folder")
+    outs = _outs(fmt, loaded, out, recipes)  # the real folders, checked: every later step acts on them
+    out = outs[0] if out is not None else None
+    recipes = list(zip([recipe for recipe, _ in recipes], outs[len(outs) - len(recipes):]))
     with contextlib.ExitStack() as stack:
         for folder in outs:
             stack.enter_context(claim_target(folder, force=force))
@@ -140,7 +140,7 @@ def export(fmt: Format, loaded, *, seq_len: int | None, out: Path | None, quanti
         fp32_bytes = fp32.files[0].stat().st_size
         made = {}
         if out is not None:
-            made["fp32"] = _finish(fmt, loaded, fp32, Path(out), precision="fp32", products=products,
+            made["fp32"] = _finish(fmt, loaded, fp32, out, precision="fp32", products=products,
                                    seq_len=seq_len, threads=threads, options=options, started=started)
         for recipe, folder in recipes:
             if getattr(products, recipe.product) is None:
@@ -156,6 +156,27 @@ def export(fmt: Format, loaded, *, seq_len: int | None, out: Path | None, quanti
                                              products=products, seq_len=seq_len, threads=threads, options=options,
                                              started=step, recipe=recipe, fp32_bytes=fp32_bytes)
     return made
+
+
+def _outs(fmt: Format, loaded, out: Path | None, recipes: list) -> list[Path]:
+    """The output folders (the fp32 one first), each the real folder (a symlink followed), checked before any work:
+    one folder per artifact, apart from the folders the model was read from, every name fitting its filesystem."""
+    given = [(Path(out), "fp32")] if out is not None else []
+    given += [(Path(folder), recipe.precision) for recipe, folder in recipes]
+    if not given:
+        raise ValueError("export() needs an fp32 folder or at least one recipe")
+    outs = [resolve_out(folder) for folder, _ in given]
+    if len(set(outs)) < len(outs):
+        raise UserError(f"one folder for two artifacts ({', '.join(str(f) for f, _ in given)}); give each its own "
+                        "folder")
+    sources = {"model folder": loaded.ref, "weights folder": loaded.weights.get("path")}
+    sources = {what: Path(p) for what, p in sources.items() if isinstance(p, str) and os.path.isabs(p)
+               and os.path.isdir(p)}  # a registered name or hub id is no folder, even where cwd has one so named
+    for folder, (_, precision) in zip(outs, given):
+        check_apart(folder, sources)
+        files = {f"{artifact_stem(loaded, fmt, p)}{fmt.suffix}" for p in ("fp32", precision)}  # fp32: the conversion
+        check_names(folder, sorted(files), what="a shorter --out or model folder name")
+    return outs
 
 
 def _package(fmt: Format, loaded, products: Products, converted: Converted, *, precision: str,

@@ -99,10 +99,16 @@ _VERIFIED: dict[tuple, str] = {}  # (path, size, mtime) -> sha256: each file has
 
 def read_manifest(artifact_dir: str | Path) -> dict:
     """The manifest of an artifact folder, with its required fields present and every file name it lists a plain
-    name inside the folder (one-line error otherwise, before any listed file is opened)."""
+    name inside the folder, and every other value of the type and range a reader expects (_manifest.py): one-line
+    error otherwise, before any listed file is opened."""
+    from ._manifest import check_manifest
+
     manifest = Path(artifact_dir) / "manifest.json"
     if not manifest.is_file():
         raise ArtifactError(f"{artifact_dir}: no manifest.json; pass an artifact folder written by python -m export")
+    if not _inside(Path(artifact_dir), manifest.name):  # as for the files it lists: a link to a name beside is fine
+        raise ArtifactError(f"{manifest} is a link leading out of the folder (to {os.readlink(manifest)[:80]}); "
+                            "the manifest is not this artifact's: export the artifact again")
     try:
         data = json.loads(manifest.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -118,6 +124,7 @@ def read_manifest(artifact_dir: str | Path) -> dict:
         if not _inside(Path(artifact_dir), record["name"]):
             raise ArtifactError(f"{manifest}: lists {record['name'][:80]!r}, which is not a file name inside the "
                                 "artifact folder; the manifest is damaged or not ours: export the artifact again")
+    check_manifest(data, manifest)
     return data
 
 

@@ -30,7 +30,17 @@ def manifest_value_ranges(manifest: dict) -> dict[str, tuple[int, int]] | None:
 
 
 def _texts_ok(value) -> bool:
-    return value.ndim == 1 and value.size in (1, 2) and all(isinstance(t, str) for t in value.tolist())
+    return value.ndim == 1 and value.size in (1, 2) and all(isinstance(t, (str, bytes)) for t in value.tolist())
+
+
+def _utf8(text) -> bool:
+    """A text ONNX Runtime can pass on: str without lone surrogates (what a bad decode with surrogateescape
+    leaves), or bytes that decode as UTF-8."""
+    try:
+        text.decode("utf-8") if isinstance(text, bytes) else text.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _outside(value: np.ndarray, low: int, high: int) -> bool:
@@ -48,6 +58,10 @@ def check_inputs(file: str, inputs, names, *, value_ranges=None, max_sequence=No
     missing = [n for n in names if n not in inputs]
     if missing:
         raise InputShapeError(f"{file}: no {', '.join(missing)} in the inputs; feed every input: {', '.join(names)}")
+    extra = [str(n) for n in inputs if n not in names]
+    if extra:  # a misspelt or unsupported input would otherwise be dropped without a word
+        raise InputShapeError(f"{file} does not take {', '.join(extra)}; it takes {', '.join(names)}: feed only "
+                              "those")
     shape = None
     for name in names:
         value = np.asarray(inputs[name])
@@ -55,6 +69,9 @@ def check_inputs(file: str, inputs, names, *, value_ranges=None, max_sequence=No
             if not _texts_ok(value):
                 raise InputShapeError(f"{file} takes {name} as one text or a pair [text, text_pair] (1 or 2 strings), "
                                       f"got {value.size} of shape {list(value.shape)}: feed one text or a pair")
+            if not all(_utf8(t) for t in value.tolist()):
+                raise InputShapeError(f"{file}: {name} must be valid UTF-8 (str without lone surrogates, or bytes "
+                                      "that decode as UTF-8): decode the text correctly before feeding it")
             continue
         if value.dtype.kind not in "iu":
             raise InputShapeError(f"{file} takes integer {name} (token ids, int64 or int32), got {value.dtype}: "
