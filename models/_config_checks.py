@@ -24,7 +24,9 @@ SIZE_BOUNDS = {"num_hidden_layers": 96, "hidden_size": 16384, "intermediate_size
                "max_position_embeddings": 65536, "type_vocab_size": 1024}
 
 
-def _no_size_limits() -> bool:
+def size_limits_lifted() -> bool:
+    """Whether the user set NO_SIZE_LIMITS to go past a size bound on purpose (model sizes here, thread counts in
+    android_bench)."""
     return os.environ.get(NO_SIZE_LIMITS, "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -55,7 +57,7 @@ def _check_bounds(values: dict, source: str) -> None:
     for field, bound in SIZE_BOUNDS.items():
         if values.get(field, 0) <= bound:
             continue
-        if _no_size_limits():
+        if size_limits_lifted():
             log.warning("WARNING: %s: config.json %s is %s, above the bound of %s; building it anyway (%s is set)",
                         source, field, values[field], bound, NO_SIZE_LIMITS)
             continue

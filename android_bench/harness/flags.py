@@ -131,22 +131,19 @@ def command(run):
     return locked
 
 
-# Set to 1 to go past a size bound on purpose (thread counts over a device's cores; models' sizes, models/)
-NO_SIZE_LIMITS = "SQUEEZEBERT_MOBILE_NO_SIZE_LIMITS"
-
-
 def check_threads(threads: list[int], cores: int | None, where: str) -> None:
     """Thread counts above `where`'s cores time the scheduler, not the model: refused in one line, unless the user
-    asks for it on purpose (NO_SIZE_LIMITS=1: then a warning, and the count is recorded as given)."""
+    asks for it on purpose (models.NO_SIZE_LIMITS=1, as for model sizes: then a warning, and the count is recorded
+    as given)."""
     import logging
-    import os
 
+    from models import NO_SIZE_LIMITS, size_limits_lifted
     from models.errors import UserError
 
     over = [t for t in threads if cores and t > cores]
     if not over:
         return
-    if os.environ.get(NO_SIZE_LIMITS) == "1":
+    if size_limits_lifted():
         logging.getLogger("android_bench").warning("--threads %d on the %d cores of %s: oversubscribed (%s=1)",
                                                    max(over), cores, where, NO_SIZE_LIMITS)
         return
