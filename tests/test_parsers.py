@@ -203,9 +203,13 @@ def test_runners_are_one_module_each_and_found_by_the_registry():
         assert fmt in native or fmt in runners.PYTHON_ONLY, f"{fmt}: no native runner, nor a PYTHON_ONLY entry"
         assert fmt in registered[runners.PYTHON_RUNNER].formats
         if fmt in native:
-            assert type(runners.runner_for(fmt, kind="adb", tools=None, python="python3")) is native[fmt]
+            assert type(runners.runner_for(fmt, kind="adb", tools=Path("tools"), python="python3")) is native[fmt]
             local_native = runners.runner_for(fmt, kind="local", tools=None, python="python3", prefer="native")
             assert type(local_native) is native[fmt]
+        # no --tools on a device: the runtime bundle's runner, from its folder on the device
+        bundled = runners.runner_for(fmt, kind="adb", tools=None, python="python3", abi="arm64-v8a")
+        assert bundled.bundle_parts[0] == "base" and ("torch" in bundled.bundle_parts) == (fmt == "torchscript")
+        assert (bundled.device_tools or bundled.python).startswith(f"{runners.bundle_dir('arm64-v8a')}/base/")
         for kind, prefer in (("local", "auto"), ("adb", "python")):
             chosen = runners.runner_for(fmt, kind=kind, tools=None, python="python3", prefer=prefer)
             assert type(chosen) is registered[runners.PYTHON_RUNNER]

@@ -52,11 +52,13 @@ class LocalDevice:
         for proc in list(self._running):
             _kill_group(proc)
 
-    def push(self, local: Path, remote: str) -> None:
+    def push(self, local: Path, remote: str, progress=None) -> None:
         try:
             Path(remote).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(local, remote)
             shutil.copymode(local, remote)
+            if progress is not None:
+                progress(Path(local).stat().st_size)
         except OSError as exc:  # copyfile names the source; what failed is writing the device folder
             Path(remote).unlink(missing_ok=True)
             raise OSError(exc.errno, exc.strerror, remote) from exc

@@ -33,11 +33,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-P", dest="adb_port", type=int, default=None,
                    help="adb server port (default: $ANDROID_ADB_SERVER_PORT or 5037)")
     p.add_argument("--runner", choices=("auto", "native", "python"), default="auto",
-                   help="auto: the native tool per format on adb devices, Python on local; native: the native "
-                        "tools everywhere (from --tools); python: the Python runner everywhere (devices with "
-                        "Python, e.g. Linux boards)")
+                   help="auto: on adb devices the native tool where --tools has it, else the runtime bundle (no "
+                        "build: Python, the runtimes and the ExecuTorch runner, pushed once), Python on local; "
+                        "native: the native tools everywhere (from --tools); python: --device-python everywhere "
+                        "(devices with Python, e.g. Linux boards)")
     p.add_argument("--tools", type=Path, default=None,
-                   help="folder with the native tools by ABI: DIR/arm64-v8a/benchmark_model, ...")
+                   help="folder with native tools by ABI (DIR/arm64-v8a/et_bench_runner, ...), used where present")
+    p.add_argument("--remove-bundle", action="store_true",
+                   help="remove the runtime bundle from each device after the run (by default it stays, so the "
+                        "next run pushes nothing)")
     p.add_argument("--device-python", default="python3", help="Python on the device, for --runner python")
     p.add_argument("--cooldown-cap", type=float, default=120.0,
                    help="max seconds to wait for the device to cool back to its starting temperature between models")
@@ -58,11 +62,11 @@ def main(args) -> None:
 
 
 def _run(args) -> None:
-    from android_bench.devices import connect, identify
+    from android_bench.devices import connect
+    from android_bench.harness import bundle
     from android_bench.harness.artifacts import ensure_artifacts
     from android_bench.harness.protocol import RunConfig, plan
     from android_bench.harness.run import failed, inputs_and_flops, open_log, run_devices, settings_of, write_failed
-    from android_bench.runners import runner_for
 
     models, formats, precisions, threads, seq_lens = args.models, args.formats, args.precisions, args.threads, args.seq_len
     flags.check_seq_lens(models, seq_lens)
@@ -71,12 +75,7 @@ def _run(args) -> None:
         log.warning("--runs %d: fewer than 30 timed runs per invocation makes the intervals wide", args.runs)
     results, run_id = open_log(args.out, resume=args.resume)
     devices = connect(args.device, host=args.adb_host, port=args.adb_port, workdir=args.out / "local-device")
-    for device, facts in zip(devices, identify(devices)):  # a missing native tool is named before any export
-        if device.kind != "local":  # this machine's were checked with the flags
-            flags.check_threads(threads, facts.get("cores"), device.serial)
-        for fmt in formats:
-            runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python,
-                       prefer=args.runner).preflight(facts["abi"])
+    bundles = _prepare(devices, args)
     # one artifact per model, format and precision, at the longest length: every length runs on it
     root = args.artifacts or args.out / "artifacts"
     try:
@@ -94,6 +93,9 @@ def _run(args) -> None:
     jobs = plan(models, formats, precisions, threads, args.rounds, seq_lens)
     failures = run_devices(devices, jobs, artifacts, config, results,
                            on_interrupt=lambda: _report(results, args, config, flops))
+    if args.remove_bundle:
+        for device, abi, _ in bundles:
+            bundle.remove_from_device(device, abi)
     try:
         summary = _report(results, args, config, flops)
     except OSError as exc:
@@ -101,6 +103,29 @@ def _run(args) -> None:
     if failures:
         raise UserError(f"{failures[0]} (measurements so far are in {results.path})")
     failed(summary)
+
+
+def _prepare(devices, args) -> list[tuple]:
+    """Each device checked before any export (its cores against --threads, the native tools its jobs need) and given
+    the runtime bundle where no native tool times a format (pushed once: android_bench.harness.bundle); the
+    (device, abi, parts) that have the bundle."""
+    from android_bench.devices import identify
+    from android_bench.harness import bundle
+    from android_bench.runners import runner_for
+
+    bundles = []
+    for device, facts in zip(devices, identify(devices)):
+        if device.kind != "local":  # this machine's were checked with the flags
+            flags.check_threads(args.threads, facts.get("cores"), device.serial)
+        chosen = [runner_for(fmt, kind=device.kind, tools=args.tools, python=args.device_python, prefer=args.runner,
+                             abi=facts["abi"], flush=args.denormals == "flush") for fmt in args.formats]
+        for runner in chosen:
+            runner.preflight(facts["abi"])
+        if bundle.parts_needed(chosen):
+            bundles.append((device, facts["abi"], bundle.parts_needed(chosen)))
+    for device, abi, parts in bundles:  # before the exports: a device without room says so at once
+        bundle.ensure_on_device(device, bundle.build(abi, parts), parts)
+    return bundles
 
 
 def _report(results, args, config, flops) -> dict:

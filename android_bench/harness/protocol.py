@@ -172,7 +172,8 @@ def _run_jobs(device, todo: list[Job], artifacts, config: RunConfig, results: Re
         if stop is not None and stop.is_set():
             break
         runner = runner_for(job.format, kind=device.kind, tools=config.tools, python=config.device_python,
-                            prefer=config.runner)
+                            prefer=config.runner, abi=state["facts"]["abi"],
+                            flush=config.settings.denormals == "flush")
         length = identity(job)["seq_len"]
         settings = replace(config.settings, threads=job.threads, taskset=state["mask"], seq_len=length)
         # "serial": the adb serial it had this time (its id may be its serial number, the same under any serial)

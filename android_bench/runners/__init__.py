@@ -22,14 +22,22 @@ from models.errors import UserError
 from android_bench.devices import DeviceError
 from android_bench.runners.timing_result import ParseError, Timing
 
-__all__ = ["EXIT_MARKER", "HWM_MARKER", "PYTHON_ONLY", "PYTHON_RUNNER", "ParseError", "Pushed", "Runner", "RunnerError",
-           "Settings", "Timing", "input_value_ranges", "native_runners", "registered_runners", "runner_for"]
+__all__ = ["BUNDLE_ROOT", "EXIT_MARKER", "HWM_MARKER", "PYTHON_ONLY", "PYTHON_RUNNER", "ParseError", "Pushed", "Runner",
+           "RunnerError", "Settings", "Timing", "bundle_dir", "input_value_ranges", "native_runners",
+           "registered_runners", "runner_for"]
 
 EXIT_MARKER = "BENCH-EXIT="
 HWM_MARKER = "BENCH-VMHWM="
 PYTHON_RUNNER = "python"  # the registered name of the runner `--runner python` (and the local device) picks
 # Formats no native tool times, with why: only the Python runner measures them (none today).
 PYTHON_ONLY: dict[str, str] = {}
+# Where the runtime bundle (android_bench.runners.bundle) lives on a device, one folder per ABI holding its parts
+# side by side (base/, torch/): under /data/local/tmp, the one place Android's shell user may execute files.
+BUNDLE_ROOT = "/data/local/tmp/squeezebert-mobile"
+
+
+def bundle_dir(abi: str) -> str:
+    return f"{BUNDLE_ROOT}/{abi}"
 
 _RUNNERS: dict[str, type[Runner]] = {}
 _discovered = False
@@ -79,9 +87,12 @@ class Runner:
         if cls.name:
             _register(cls)
 
-    def __init__(self, tools: Path | None = None, python: str = "python3"):
+    def __init__(self, tools: Path | None = None, python: str = "python3", *, device_tools: str | None = None,
+                 bundle_parts: tuple[str, ...] = ()):
         self.tools = Path(tools) if tools else None
         self.python = python
+        self.device_tools = device_tools  # the device folder that already holds the tool (the bundle's tools/)
+        self.bundle_parts = bundle_parts  # the runtime bundle's parts this runner needs on the device
 
     def tool_path(self, abi: str) -> Path:
         if self.tools is None:
@@ -94,12 +105,12 @@ class Runner:
 
     def preflight(self, abi: str) -> None:
         """Fail now, naming the file and where to get it, when the tool for `abi` is missing."""
-        if self.tool:
+        if self.tool and not self.device_tools:
             self.tool_path(abi)
 
     def prepare(self, device, remote_dir: str, abi: str) -> None:
-        """Push the tool (once per run directory)."""
-        if self.tool:
+        """Push the tool (once per run directory), unless the device has it already (the bundle's)."""
+        if self.tool and not self.device_tools:
             device.push(self.tool_path(abi), f"{remote_dir}/tools/{self.tool}")
 
     def command(self, remote_dir: str, pushed: Pushed, settings: Settings) -> list[str]:
@@ -181,13 +192,35 @@ def native_runners() -> dict[str, type[Runner]]:
     return {fmt: cls for cls in registered_runners().values() if cls.tool for fmt in cls.formats}
 
 
-def runner_for(fmt: str, *, kind: str, tools: Path | None, python: str, prefer: str = "auto") -> Runner:
-    """The runner for an artifact format: `prefer` python or native, or auto (native on adb devices, Python on
-    this machine)."""
+def runner_for(fmt: str, *, kind: str, tools: Path | None, python: str, prefer: str = "auto", abi: str | None = None,
+               flush: bool = False) -> Runner:
+    """The runner for an artifact format: `prefer` python (`python` on the device) or native (from `tools`), or
+    auto: the Python runner on this machine; on a device, the native tool where `tools` has it for the device's
+    `abi`, else the runtime bundle's runner, which needs no build (`bundled`). `flush`: the Python runner flushes
+    denormals, which takes torch."""
     if prefer == "python" or (prefer == "auto" and kind == "local"):
         return registered_runners()[PYTHON_RUNNER](tools, python)
     native = native_runners().get(fmt)
-    if native is None:
-        why = f" ({PYTHON_ONLY[fmt]})" if fmt in PYTHON_ONLY else ""
-        raise UserError(f"no native runner for format {fmt!r}{why}; use --runner python")
-    return native(tools, python)
+    if prefer == "native":
+        if native is None:
+            why = f" ({PYTHON_ONLY[fmt]})" if fmt in PYTHON_ONLY else ""
+            raise UserError(f"no native runner for format {fmt!r}{why}; use --runner python or auto")
+        return native(tools, python)
+    if native is not None and tools is not None and (abi is None or (Path(tools) / abi / native.tool).is_file()):
+        return native(tools, python)
+    return bundled(fmt, abi, flush=flush)
+
+
+def bundled(fmt: str, abi: str | None, *, flush: bool = False) -> Runner:
+    """The runner of the runtime bundle on a device (BUNDLE_ROOT): its ExecuTorch runner for .pte files, its Python
+    (started through its own loader) for the others; TorchScript, and denormal flushing, need its torch part."""
+    if abi is None:
+        raise UserError("the device does not say its ABI (getprop ro.product.cpu.abi), so no runtime bundle can be "
+                        "chosen for it; pass --tools with the native tools, or --runner python")
+    root = f"{bundle_dir(abi)}/base"
+    native = native_runners().get(fmt)
+    if native is not None and native.tool == "et_bench_runner":
+        return native(None, device_tools=f"{root}/tools", bundle_parts=("base",))
+    torch = fmt == "torchscript" or flush
+    return registered_runners()[PYTHON_RUNNER](None, f"{root}/bin/python",
+                                                bundle_parts=("base", "torch") if torch else ("base",))

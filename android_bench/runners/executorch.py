@@ -21,12 +21,15 @@ class ExecutorchRunner(Runner):
         ranges = input_value_ranges(pushed.manifest, settings)
         value_range = ":".join(f"{lo},{hi}" for lo, hi in ranges.values())
         shapes = ",".join(f"1x{settings.length(pushed.manifest)}" for _ in ranges)
-        return [f"./tools/{self.tool}", "--model", pushed.model, "--warmup", str(settings.warmup),
+        return [f"{self.device_tools or './tools'}/{self.tool}", "--model", pushed.model, "--warmup", str(settings.warmup),
                 "--num-runs", str(settings.runs), "--threads", str(settings.threads),
                 "--input-value-range", value_range, "--input-shapes", shapes]
 
     def prepare(self, device, remote_dir: str, abi: str) -> None:
-        # The runner ships with the shared libraries it links ($ORIGIN rpath): push the whole folder.
+        # The runner ships with the shared libraries it links ($ORIGIN rpath): push the whole folder, unless the
+        # device has it already (the runtime bundle's tools/).
+        if self.device_tools:
+            return
         binary = self.tool_path(abi)
         for path in sorted(binary.parent.iterdir()):
             if path.is_file():
