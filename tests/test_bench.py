@@ -280,18 +280,24 @@ def test_summary_shows_the_arm64_instruction_ratio_beside_the_measured_one(capsy
 
     ok = {"device": "pixel", "format": "tflite", "precision": "int8", "threads": 1, "runner": "tflite",
           "round": 0, "seq_len": 128}
-    records = [{**ok, "model": "bert", "timing": {"mean_ms": 4.0, "samples_ms": [4.0, 4.2, 3.9]}},
-               {**ok, "model": "sq", "timing": {"mean_ms": 1.0, "samples_ms": [1.0, 1.1, 0.9]}}]
+    records = [{**ok, "model": "bert", "artifact_sha256": "b" * 64,
+                "timing": {"mean_ms": 4.0, "samples_ms": [4.0, 4.2, 3.9]}},
+               {**ok, "model": "sq", "artifact_sha256": "s" * 64, "timing": {"mean_ms": 1.0, "samples_ms": [1.0, 1.1, 0.9]}}]
     rows = [{"profile": profile, "format": "tflite", "precision": "int8", "seq_len": 128, "model": model,
-             "instructions_per_inference": n}
+             "instructions_per_inference": n, "artifact_sha256": model[0] * 64}
             for profile, scale in (("a76", 1), ("i8mm", 2)) for model, n in (("bert", 9e8 / scale), ("sq", 3e8))]
-    counts = {"ratios": ratios(rows, "bert", {"bert": {128: 3e10}, "sq": {128: 1e10}})}
+    counts = {"rows": rows, "ratios": ratios(rows, "bert", {"bert": {128: 3e10}, "sq": {128: 1e10}})}
     summary = with_instruction_ratios(summarize(records, baseline="bert"), counts)
     (row,) = summary["ratios"]
     assert row["ratio"] == 4.0 and row["arm64_instruction_ratio"] == {"a76": 3.0, "i8mm": 1.5}
     print_tables(summary)
     said = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
     assert "3.00x ARM64 instructions (emulated a76), not time" in said and "1.50x" in said
+    # per artifact, the phone's effective rate: counted instructions over the measured median (1.0 ms for sq)
+    sq = next(r for r in summary["latency"] if r["model"] == "sq")
+    assert sq["arm64_instructions_per_ms"] == {"a76": 3e8, "i8mm": 3e8} and sq["arm64_same_artifact"]
+    assert "not a clock rate" in sq["arm64_instructions_per_ms_label"]
+    assert "300 M ARM64 instructions per ms (counted on a76, this artifact" in said
 
 
 def test_native_executorch_runner_through_the_harness(tmp_path):

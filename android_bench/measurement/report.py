@@ -52,6 +52,12 @@ def print_tables(summary: dict) -> None:
                           for profile, n in sorted(r.get("arm64_instruction_ratio", {}).items()))
         console.print(f"{r['device']} {r['format']} {r['precision']} {r['threads']}t seq {r['seq_len']}: "
                       f"{r['baseline']} / {r['model']} = {r['verdict']} (paper {summary['claim']}x){counted}")
+    for r in summary["latency"]:
+        for profile, rate in sorted(r.get("arm64_instructions_per_ms", {}).items()):
+            same = "this artifact" if r.get("arm64_same_artifact") else "another export of it"
+            console.print(f"{r['device']} {r['model']} {r['format']} {r['precision']} {r['threads']}t seq "
+                          f"{r['seq_len']}: {rate / 1e6:.3g} M ARM64 instructions per ms (counted on {profile}, "
+                          f"{same}; instructions over measured time, not a clock rate)")
     dist = summary.get("at_length_distribution")
     if dist:
         from android_bench.measurement.lengths import print_distribution

@@ -208,6 +208,7 @@ def summarize(records: list[dict], *, baseline: str, flops: dict | None = None,
         model_flops = _flops_at(flops, model, seq_len)
         latency.append({"device": device, "format": fmt, "precision": precision, "peer": peer, "threads": threads,
                         "model": model, "runner": rs[0]["runner"], "seq_len": seq_len, "samples": kind,
+                        "artifact_sha256": rs[0].get("artifact_sha256"),
                         "invocations": len(rs), **stats, **cold_start(rs),
                         "flops": model_flops,
                         "gflop_per_s": model_flops / stats["median_ms"] / 1e6 if model_flops else None,
@@ -246,7 +247,28 @@ def with_instruction_ratios(summary: dict, counts: dict) -> dict:
         if found:
             row["arm64_instruction_ratio"] = found
             row["arm64_instruction_label"] = "ARM64 instructions (emulated), not time"
+    _instructions_per_ms(summary, counts)
     return summary
+
+
+IPMS_LABEL = ("ARM64 instructions per inference (counted under qemu, same runtime builds) over the measured median: "
+              "the device's effective instructions per ms, not a clock rate")
+
+
+def _instructions_per_ms(summary: dict, counts: dict) -> None:
+    """Beside each latency row, per CPU profile: the counted instructions per inference of the same model, format,
+    precision and length over the row's median (`arm64_instructions_per_ms`), and whether the count was of this very
+    artifact file (`arm64_same_artifact`: the same sha256)."""
+    by_job: dict[tuple, list[dict]] = {}
+    for c in counts.get("rows", []):
+        by_job.setdefault((c["model"], c["format"], c["precision"], c["seq_len"]), []).append(c)
+    for row in summary["latency"]:
+        found = by_job.get((row["model"], row["format"], row["precision"], row["seq_len"]))
+        if found and row["median_ms"] > 0:
+            row["arm64_instructions_per_ms"] = {c["profile"]: c["instructions_per_inference"] / row["median_ms"]
+                                                for c in found}
+            row["arm64_same_artifact"] = all(c.get("artifact_sha256") == row.get("artifact_sha256") for c in found)
+            row["arm64_instructions_per_ms_label"] = IPMS_LABEL
 
 
 def _at_length_distribution(latency: list[dict], weights: dict[int, float]) -> dict:
