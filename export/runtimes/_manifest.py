@@ -107,7 +107,7 @@ def _quantization(data: dict, path: Path) -> None:
     if "peer" in data:
         return
     if precision != "fp32" and record is None:
-        raise ArtifactError(f"{path}: quantization is missing, which a {precision} manifest carries (the recipe and "
+        raise ArtifactError(f"{path}: quantization is missing, which an {precision} manifest carries (the recipe and "
                             "the sizes); the manifest is damaged or not ours: export the artifact again")
     if precision == "fp32" and record is not None:
         raise _bad(path, "quantization", record, "absent on an fp32 artifact")
