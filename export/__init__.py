@@ -9,14 +9,14 @@ from ._formats import FORMAT_MODULES, Format, available_formats, get_format, reg
 from ._pipeline import DEFAULT_GRAPH, Artifact, Converted, Products, artifact_stem, export
 from ._recipes import (SUPPORTED, Recipe, Scheme, get_recipe, precisions, recipe_for_precision, recipe_names,
                        register_recipe)
-from ._target import claim_target
+from ._target import artifact_names, claim_target
 from ._validate import ValidationError
 from ._versions import PIPELINE, pipeline_revision, tool_versions
 
 __all__ = [
     "DEFAULT_GRAPH", "FORMAT_MODULES", "PIPELINE", "SUPPORTED", "ArgumentParser", "Artifact", "Converted", "Format", "Products",
     "Recipe", "Scheme", "ValidationError", "artifact_stem", "at_least", "available_formats", "base_parser",
-    "claim_target", "ensure_writable_dir", "export", "file_record", "format_main", "get_format", "pipeline_revision",
+    "artifact_names", "claim_target", "ensure_writable_dir", "export", "file_record", "format_main", "get_format", "pipeline_revision",
     "positive_int", "precisions", "recipe_for_precision", "recipe_names", "register_format", "register_recipe",
     "run_main", "sha256", "tool_versions", "write_json_atomic",
 ]

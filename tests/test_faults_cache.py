@@ -202,3 +202,15 @@ def test_a_disk_full_before_any_measurement_names_the_folder_and_no_results(tmp_
         line = one_line_error(done.stderr)
         assert done.returncode == 2 and "ENOSPC" in line and str(disk / "out") in line
         assert "nothing was measured yet" in line and "results.jsonl" not in line
+
+
+def test_a_foreign_file_in_the_artifacts_folder_is_named_with_advice_the_command_takes(tmp_path):
+    """android_bench has no --force: the line names the file and what to do with this command's flags."""
+    folder = tmp_path / "art" / "bert-tiny" / f"onnx-fp32-seq{SEQ}"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    done = bench(tmp_path / "out", "--models", "bert-tiny", "--baseline", "bert-tiny", "--weights", "random",
+                 "--artifacts", str(tmp_path / "art"), "--device", "local")
+    line = one_line_error(done.stderr)
+    assert done.returncode == 2 and "notes.txt" in line and "--artifacts" in line and "--force" not in line
+    assert (folder / "notes.txt").read_text() == "mine"

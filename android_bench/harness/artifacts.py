@@ -101,11 +101,28 @@ def ensure_artifact(root: Path, model: str, fmt: str, precision: str, *, weights
         quantized = {export.recipe_for_precision(fmt, precision).name: folder}
         if _reusable(fp32, model=model, fmt=fmt, precision="fp32", seq_len=seq_len, weights=weights):
             fp32 = None
+    for target in (fp32, *quantized.values()):
+        _check_ours(root, target)
     made = ([] if fp32 is None else ["fp32"]) + ([precision] if quantized else [])
     log.info("exporting %s to %s %s (seq_len %d)", model, fmt, " and ".join(made), seq_len)
     loaded = models.load(model, weights=weights)
     export.export(export.get_format(fmt), loaded, seq_len=seq_len, out=fp32, quantized=quantized, threads=threads)
     return folder
+
+
+def _check_ours(root: Path, folder: Path | None) -> None:
+    """An export replaces `folder` whole: files in it that no artifact wrote are the user's (an --artifacts folder
+    that is not a cache), refused in one line before any work."""
+    from export import artifact_names
+    from models.errors import UserError
+
+    if folder is None or not folder.is_dir():
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in artifact_names(folder))
+    if foreign:
+        raise UserError(f"--artifacts {root}: {folder} holds files no artifact wrote ({foreign[0]}"
+                        f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}), which exporting it again "
+                        "would delete: move them away or choose another --artifacts")
 
 
 def ensure_artifacts(root: Path, models: list[str], formats: list[str], precisions: list[str], *, weights: str,
