@@ -30,12 +30,18 @@ class Target:
     loader: str  # glibc's dynamic loader for the ABI
     package: str  # the Debian package of the cross g++
     platforms: tuple[str, ...]  # pip platform tags the wheels may carry (every tag the target glibc runs)
+    sysroot: str = ""  # where the target's glibc is, if not Debian's cross folder /usr/<triple>/lib
 
 
 TARGETS = {
     "arm64-v8a": Target("arm64-v8a", "aarch64-linux-gnu", "ld-linux-aarch64.so.1", "g++-aarch64-linux-gnu",
                         ("manylinux_2_28_aarch64", "manylinux_2_27_aarch64", "manylinux_2_17_aarch64",
                          "manylinux2014_aarch64")),
+    # x86_64 from an x86_64 Debian: build.build_runner builds it natively (the host ABI is never cross-built);
+    # the entry is what makes that build self-contained (runners.bundle), from the host's own glibc.
+    "x86_64": Target("x86_64", "x86_64-linux-gnu", "ld-linux-x86-64.so.2", "g++-x86-64-linux-gnu",
+                     ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
+                     sysroot="/usr/lib/x86_64-linux-gnu"),
 }
 PYTHON_TAG = "3.11"
 WRAPPER = """#!/bin/sh
@@ -63,8 +69,9 @@ def compiler(t: Target) -> str:
 
 
 def sysroot_lib(t: Target) -> Path:
-    """Where Debian's cross packages put the target's glibc and libstdc++ (libc6-<arch>-cross ...)."""
-    return Path("/usr") / t.triple / "lib"
+    """Where Debian's cross packages put the target's glibc and libstdc++ (libc6-<arch>-cross ...), or the
+    target's own sysroot (the host's multiarch folder for x86_64)."""
+    return Path(t.sysroot) if t.sysroot else Path("/usr") / t.triple / "lib"
 
 
 def wheel_sdk(t: Target, package: str = "executorch", *, log=print) -> Path:
