@@ -96,13 +96,13 @@ def _fill_base(stage: Path, src: _sources.Source, home: Path) -> None:
         raise BundleError(f"no {src.loader} in {', '.join(map(str, src.lib_dirs))}")
     copy_file(loader, stage / "lib" / src.loader, src.root)
     (stage / "lib" / src.loader).chmod(0o755)
-    close_libraries(stage, list(src.lib_dirs), src.root)
+    close_libraries([stage], list(src.lib_dirs), src.root)
     check_closed([stage])
 
 
 def _fill_torch(stage: Path, src: _sources.Source, base: Path) -> None:
     _layout.copy_distributions(src.torch_site, _sources.TORCH_DISTS, stage / "site-packages", src.root)
-    close_libraries(stage, list(src.lib_dirs), src.root, lib_dirs=[base / "lib"])
+    close_libraries([base, stage], list(src.lib_dirs), src.root)
     check_closed([base, stage])
     if not any((stage / "lib").iterdir()):
         (stage / "lib").rmdir()  # nothing base/lib lacks

@@ -5,6 +5,7 @@ Read with GNU readelf, which reads an aarch64 ELF as well as an x86_64 one.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ class BundleError(UserError):
 class Dynamic:
     needed: tuple[str, ...]
     paths: tuple[str, ...]  # RUNPATH (or RPATH) entries as written, $ORIGIN unexpanded
+    runpath: bool  # the paths are DT_RUNPATH: used for this ELF's own needs only, never passed down
 
 
 def is_elf(path: Path) -> bool:
@@ -39,16 +41,22 @@ def elves(folder: Path) -> list[Path]:
 
 
 def dynamic(path: Path) -> Dynamic:
+    st = path.stat()
+    return _dynamic(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dynamic(path: str, size: int, mtime_ns: int) -> Dynamic:
     readelf = shutil.which("readelf")
     if readelf is None:
         raise BundleError("readelf not found: apt-get install binutils")
-    done = subprocess.run([readelf, "-d", "-W", str(path)], capture_output=True, text=True)
+    done = subprocess.run([readelf, "-d", "-W", path], capture_output=True, text=True)
     if done.returncode != 0:
         raise BundleError(f"readelf cannot read {path}: {done.stderr.strip()[:200]}")
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", done.stdout)
-    paths = [p for found in re.findall(r"\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[([^\]]*)\]", done.stdout)
-             for p in found.split(":") if p]
-    return Dynamic(tuple(needed), tuple(paths))
+    runpath = re.findall(r"\(RUNPATH\)\s+Library runpath: \[([^\]]*)\]", done.stdout)
+    found = runpath or re.findall(r"\(RPATH\)\s+Library rpath: \[([^\]]*)\]", done.stdout)  # RUNPATH wins
+    return Dynamic(tuple(needed), tuple(p for entry in found for p in entry.split(":") if p), bool(runpath))
 
 
 def own_paths(elf: Path, dyn: Dynamic, inside: Path) -> list[Path]:
@@ -63,23 +71,46 @@ def own_paths(elf: Path, dyn: Dynamic, inside: Path) -> list[Path]:
     return found
 
 
-def resolves(elf: Path, name: str, dyn: Dynamic, lib_dirs: list[Path], inside: Path) -> bool:
-    return any((d / name).is_file() for d in [*lib_dirs, *own_paths(elf, dyn, inside)])
+def _search(infos: dict[Path, Dynamic], inside: Path) -> dict[Path, set[Path]]:
+    """Per ELF, the folders of its own that glibc searches: its RUNPATH; or its RPATH plus the RPATHs of the ELFs
+    that load it, up their chain (how torch.libs/libopenblas finds libgfortran beside it: libtorch_cpu's RPATH).
+    Inherited from every ELF needing it by name: a superset of one real load order's chain."""
+    own = {elf: set(own_paths(elf, dyn, inside)) for elf, dyn in infos.items()}
+    inherited = {elf: set() for elf in infos}
+    by_name: dict[str, list[Path]] = {}
+    for elf in infos:
+        by_name.setdefault(elf.name, []).append(elf)
+    changed = True
+    while changed:
+        changed = False
+        for loader, dyn in infos.items():
+            give = inherited[loader] | (set() if dyn.runpath else own[loader])
+            for dep in (d for name in dyn.needed for d in by_name.get(name, ()) if not infos[d].runpath):
+                if not give <= inherited[dep]:
+                    inherited[dep] |= give
+                    changed = True
+    return {elf: own[elf] | inherited[elf] for elf in infos}
+
+
+def unresolved(part_folders: list[Path]) -> list[tuple[Path, str]]:
+    """(ELF, library) pairs of the parts that the loader would not find: not in the parts' lib/ folders (the
+    launcher's --library-path) nor in the ELF's own search folders inside the bundle."""
+    folders = [Path(p).resolve() for p in part_folders]
+    inside = Path(os.path.commonpath(folders)) if len(folders) > 1 else folders[0]
+    lib_dirs = [p / "lib" for p in folders]
+    infos = {elf: dynamic(elf) for part in folders for elf in elves(part)}
+    search = _search(infos, inside)
+    return [(elf, name) for elf, dyn in infos.items() for name in dyn.needed
+            if not any((d / name).is_file() for d in [*lib_dirs, *search[elf]])]
 
 
 def check_closed(part_folders: list[Path]) -> None:
     """Every ELF in the parts finds each library it needs in the parts' lib/ folders (the launcher's
     --library-path) or in its own RUNPATH/RPATH inside the bundle; else BundleError naming the ELF and library."""
-    folders = [Path(p).resolve() for p in part_folders]
-    inside = Path(os.path.commonpath(folders)) if len(folders) > 1 else folders[0]
-    lib_dirs = [p / "lib" for p in folders]
-    missing = []
-    for part in folders:
-        for elf in elves(part):
-            dyn = dynamic(elf)
-            missing += [(elf, name) for name in dyn.needed if not resolves(elf, name, dyn, lib_dirs, inside)]
+    missing = unresolved(part_folders)
     if missing:
         elf, name = missing[0]
+        inside = Path(os.path.commonpath([Path(p).resolve() for p in part_folders])).parent
         more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
         raise BundleError(f"{elf.relative_to(inside)} needs {name}, which is in none of the bundle's lib/ folders "
                           f"nor its RUNPATH inside the bundle{more}")
@@ -103,24 +134,22 @@ def copy_file(source: Path, dest: Path, root: Path) -> None:
     os.chmod(dest, real.stat().st_mode & 0o777 | 0o444)
 
 
-def close_libraries(part: Path, search: list[Path], root: Path, *, lib_dirs: list[Path] = ()) -> list[str]:
-    """Copy into part/lib every library an ELF of `part` needs, transitively, that neither `lib_dirs` (another
-    part's lib/), part/lib nor the ELF's own RUNPATH inside `part.parent` holds, from `search` (first hit wins;
-    symlinks resolved inside `root`). Returns the names copied; one found nowhere is a BundleError."""
-    lib = part / "lib"
+def close_libraries(part_folders: list[Path], search: list[Path], root: Path) -> list[str]:
+    """Copy into the last part's lib/ every library an ELF of the parts needs, transitively, that the loader would
+    not find in the bundle (unresolved), from `search` (first hit wins; symlinks resolved inside `root`). Returns
+    the names copied; one found nowhere is a BundleError."""
+    lib = Path(part_folders[-1]) / "lib"
     lib.mkdir(exist_ok=True)
-    dirs, copied, queue = [*lib_dirs, lib], [], elves(part)
-    while queue:
-        elf = queue.pop()
-        dyn = dynamic(elf)
-        for name in dyn.needed:
-            if resolves(elf, name, dyn, dirs, part.parent):
+    copied: list[str] = []
+    while missing := unresolved(part_folders):
+        if all((lib / name).exists() for _, name in missing):  # copied, yet not found: never loop on it
+            check_closed(part_folders)
+        for elf, name in missing:
+            if (lib / name).exists():
                 continue
             source = next((d / name for d in search if (d / name).exists()), None)
             if source is None:
-                raise BundleError(f"{name} (needed by {elf.relative_to(part)}) is in none of "
-                                  f"{', '.join(map(str, search))}")
+                raise BundleError(f"{name} (needed by {elf.name}) is in none of {', '.join(map(str, search))}")
             copy_file(source, lib / name, root)
             copied.append(name)
-            queue.append(lib / name)
     return copied
