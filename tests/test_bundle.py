@@ -211,3 +211,15 @@ def test_launcher_from_a_relative_path_and_another_cwd(device, unpacked, cwd, la
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split() == [f"{unpacked}/base/bin/python", f"{unpacked}/tmp"]
     assert (root / "bundle" / "tmp").is_dir()
+
+
+def test_launcher_runs_under_mksh(bundle):
+    """Android's shell is mksh: the launcher is plain POSIX sh (the device above ran it with busybox ash)."""
+    mksh = shutil.which("mksh")
+    if mksh is None:
+        pytest.skip("no mksh here (apt-get install mksh)")
+    _, made = bundle
+    base = made.parts["base"].folder
+    done = subprocess.run([mksh, "bin/python", "-c", "import sys, numpy; print(sys.executable)"], cwd=base,
+                          capture_output=True, text=True, env={}, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == str(base / "bin" / "python"), done.stderr

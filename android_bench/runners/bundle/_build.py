@@ -2,6 +2,7 @@
 written last, then swapped in and tarred; reused when part.json records the same sources as now."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
@@ -36,12 +37,14 @@ def build(abi: str, out: Path, *, torch: bool = False, log=print) -> Bundle:
     src = _sources.source(abi)
     home = Path(out).resolve() / abi
     home.mkdir(parents=True, exist_ok=True)
-    parts = {"base": _part(home, "base", _sources.base_sources(src), lambda stage: _fill_base(stage, src, home),
-                           log=log)}
-    if torch:
-        base = parts["base"]
-        parts["torch"] = _part(home, "torch", _sources.torch_sources(src, base.sha256),
-                               lambda stage: _fill_torch(stage, src, base.folder), log=log)
+    with open(home / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second build of the same folder waits, then reuses
+        parts = {"base": _part(home, "base", _sources.base_sources(src),
+                               lambda stage: _fill_base(stage, src, home), log=log)}
+        if torch:
+            base = parts["base"]
+            parts["torch"] = _part(home, "torch", _sources.torch_sources(src, base.sha256),
+                                   lambda stage: _fill_torch(stage, src, base.folder), log=log)
     return Bundle(abi, parts)
 
 
