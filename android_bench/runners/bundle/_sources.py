@@ -27,6 +27,7 @@ BASE_DISTS = ("numpy", "onnxruntime", "ai-edge-litert")
 # torch and what `import torch` and torch.jit.load need (its requirements but setuptools, which it does not import).
 TORCH_DISTS = ("torch", *rootfs.TORCH_DEPS)
 PACKAGES = ("libc6", "libstdc++6", "python3.11-minimal")  # recorded from dpkg, where the libraries come from
+HOST_PACKAGES = ("libc6", "libstdc++6", "libc6-arm64-cross", "libstdc++6-arm64-cross", "g++-aarch64-linux-gnu")
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ def base_sources(src: Source) -> dict:
     dists = distributions(src.site, BASE_DISTS)
     made = {"builder": builder_hash(), "abi": src.abi, "python": _python_version(src),
             **{name: d.version for name, d in dists.items()}, "executorch": metadata.version("executorch"),
-            "packages": dpkg_versions(src.root), "python_file": _stamp(src.python)}
+            "packages": dpkg_versions(src.root), "python_file": _stamp(src.python),
+            "host_packages": dpkg_versions(Path("/"), HOST_PACKAGES)}  # the tools' glibc and libstdc++
     if src.abi == "arm64-v8a":
         made["root"] = rootfs.read_state()
     return made
