@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv (Python 3.11), installs the pinned environment, and the system packages the tests use
-# (adb and bubblewrap for the loopback device, g++ for the native ExecuTorch runner). Usage: bash install.sh
+# (adb and bubblewrap for the loopback device, busybox-static for its bare variant, mksh for the launcher test on
+# Android's shell, g++ for the native ExecuTorch runner). Usage: bash install.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}
@@ -8,6 +9,8 @@ need=()
 command -v adb >/dev/null || need+=(adb)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v g++ >/dev/null || need+=(g++)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v mksh >/dev/null || need+=(mksh)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "install.sh: apt-get install ${need[*]}"
