@@ -250,6 +250,8 @@ def test_facts_missing_are_recorded_not_guessed():
     assert facts["model"] == "Pixel 3" and facts["soc"] == "sdm845" and facts["battery_temp_c"] == 29.3
     assert facts["max_freq_khz"] == [1766400, None]
     assert {"thermal_status", "android_version", "max_zone_temp_c"} <= set(facts["missing"])
+    no_sys = parse_facts("prop.ro.product.cpu.abi=x86_64\ncores=0\nmaxfreq.[0-9]*=\ngovernor.[0-9]*=\n")
+    assert no_sys["max_freq_khz"] == [] and "max_freq_khz" in no_sys["missing"]  # no /sys: the shell's glob stays
 
 
 def test_ratio_interval_covers_the_true_ratio():

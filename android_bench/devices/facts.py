@@ -54,7 +54,8 @@ def parse_facts(text: str) -> dict:
         if sep:
             raw[key.strip()] = value.strip()
     prop = {k[len("prop."):]: v or None for k, v in raw.items() if k.startswith("prop.")}
-    cores = sorted(int(k.split(".")[1]) for k in raw if k.startswith("maxfreq."))
+    # a device without /sys/devices/system/cpu leaves the shell's unmatched glob (cpu[0-9]*): no cores known
+    cores = sorted(int(k.split(".")[1]) for k in raw if k.startswith("maxfreq.") and k.split(".")[1].isdigit())
     facts = {
         "manufacturer": prop.get("ro.product.manufacturer"),
         "model": prop.get("ro.product.model"),

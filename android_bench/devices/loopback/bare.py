@@ -70,7 +70,9 @@ def bare_bin(busybox: Path = BUSYBOX) -> Path:
 
 def sandbox_argv(bwrap: str, bin_folder: Path, system_bin: Path, root: Path) -> list[str]:
     """bwrap's argv up to the command: its own empty root with /bin, /system/bin, /data/local/tmp, /dev, /proc."""
+    # /sys/devices/system/cpu as an emulator has it (the harness reads cores and frequencies there)
     return [bwrap, "--die-with-parent", "--dev", "/dev", "--proc", "/proc", "--ro-bind", str(bin_folder), "/bin",
+            "--ro-bind", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
             "--ro-bind", str(system_bin), SYSTEM_BIN, "--bind", str(root), DEVICE_TMP, "--chdir", "/", "--"]
 
 
