@@ -6,7 +6,6 @@ compared with the manifest's and the tolerance. Exit 0 when within tolerance.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path

@@ -8,7 +8,6 @@ and the size before and after. `python -m export --quantize int8-dynamic` makes 
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 

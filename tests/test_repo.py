@@ -33,3 +33,10 @@ def test_readme_is_a_front_door_and_its_links_resolve():
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text()):
             assert (doc.parent / link).exists(), f"{doc.name} links {link}, which does not exist"
+
+
+def test_the_packages_are_pyflakes_clean():
+    """ruff's F rules (pyflakes: unused imports and names, undefined names, ...) on the four packages."""
+    done = subprocess.run(["ruff", "check", "--select", "F", "--output-format", "concise", "models", "export",
+                           "quantize", "android_bench"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -104,9 +104,9 @@ def parse_tflite_benchmark_model(text: str) -> Timing:
     extra: dict = {}
     stats = _tflite_timed_stats(text)
     if stats:
-        _, count, first, curr, lo, hi, avg, std, p5, median, p95 = stats.groups()
+        _, count, first, curr, lo, hi, _avg, std, p5, median, p95 = stats.groups()
         if lo is None:  # all runs took the same time
-            lo = hi = avg = curr
+            lo = hi = curr
             std = "0"
         extra.update(min_ms=float(lo) / 1e3, max_ms=float(hi) / 1e3, std_ms=float(std) / 1e3)
         if first is not None:
