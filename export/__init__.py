@@ -14,10 +14,9 @@ from ._validate import ValidationError
 from ._versions import PIPELINE, pipeline_revision, tool_versions
 
 __all__ = [
-    "DEFAULT_GRAPH", "FORMAT_MODULES", "PIPELINE", "SUPPORTED", "ArgumentParser", "Artifact", "Converted", "Format", "Products",
-    "Recipe", "Scheme", "ValidationError", "artifact_stem", "at_least", "available_formats", "base_parser",
-    "artifact_names", "claim_target", "ensure_writable_dir", "export", "file_record", "format_main", "get_format",
-    "get_recipe", "pipeline_revision",
-    "positive_int", "precisions", "recipe_for_precision", "recipe_names", "register_format", "register_recipe",
-    "run_main", "sha256", "tool_versions", "write_json_atomic",
+    "ArgumentParser", "Artifact", "Converted", "DEFAULT_GRAPH", "FORMAT_MODULES", "Format", "PIPELINE", "Products",
+    "Recipe", "SUPPORTED", "Scheme", "ValidationError", "artifact_names", "artifact_stem", "at_least",
+    "available_formats", "base_parser", "claim_target", "ensure_writable_dir", "export", "file_record", "format_main",
+    "get_format", "get_recipe", "pipeline_revision", "positive_int", "precisions", "recipe_for_precision",
+    "recipe_names", "register_format", "register_recipe", "run_main", "sha256", "tool_versions", "write_json_atomic"
 ]
