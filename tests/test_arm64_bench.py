@@ -24,8 +24,15 @@ def bench(server, device, out: Path, artifacts: Path, *args) -> subprocess.Compl
            "--weights", "random", "--seq-len", str(SEQ_LEN), "--device", device.serial, "-P", str(server.port),
            "--artifacts", str(artifacts), "--out", str(out), "--threads", "1", "--rounds", "1", "--runs", "5",
            "--warmup", "1", "--cooldown-cap", "0", "--precisions", "fp32,int8", *args]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500,
-                          env={**os.environ, **server.env})
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env(server))
+
+
+def env(server) -> dict:
+    """The adb server's environment sets HOME (its own adb keys): the cache (the arm64 root, the runtime bundle)
+    stays the user's."""
+    from android_bench.devices.cache import ENV, cache_home
+
+    return {**os.environ, **server.env, ENV: str(cache_home())}
 
 
 def check_reports(out: Path, done, device, runners: set[str]) -> list[dict]:
@@ -66,3 +73,27 @@ def test_native_runner_on_a_device_without_libc(make_arm64_device, arm64_adb_ser
     records = check_reports(tmp_path, done, device, {"executorch-runner"})
     assert all(len(r["timing"]["samples_ms"]) == 5 for r in records)
     assert (device.root / records[0]["run_id"] / "tools" / "ld-linux-aarch64.so.1").is_file()
+
+
+def test_no_build_benchmark_on_a_bare_arm64_device(make_arm64_device, arm64_adb_server, arm64_artifacts, tmp_path):
+    """A phone with only USB debugging: no --tools, no Python on the device, no libc; the runtime bundle (the aarch64
+    builds that `android_bench.arm64 count` counts) is pushed once and times all four formats."""
+    from android_bench.runners import bundle_dir
+
+    artifacts, _ = arm64_artifacts
+    device = make_arm64_device(profile="a76", bare=True)
+    done = bench(arm64_adb_server, device, tmp_path / "first", artifacts, "--formats",
+                 "tflite,onnx,executorch,torchscript")
+    records = check_reports(tmp_path / "first", done, device, {"python", "executorch-runner"})
+    assert {(r["format"], r["precision"]) for r in records} == {
+        (f, p) for f in ("tflite", "onnx", "executorch", "torchscript") for p in ("fp32", "int8")}
+    assert {r["timing"]["extra"]["runtime"] for r in records if r["runner"] == "python"} == {
+        "litert", "onnxruntime", "torch.jit"}
+    on_device = device.root / bundle_dir("arm64-v8a").removeprefix("/data/local/tmp/")
+    markers = {p.name: p.stat().st_mtime_ns for p in on_device.glob("*.sha256")}
+    assert sorted(markers) == ["base.sha256", "torch.sha256"]
+    again = bench(arm64_adb_server, device, tmp_path / "second", artifacts, "--formats", "onnx",
+                  "--precisions", "fp32", "--models", "bert-tiny")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "is on the device already" in again.stderr and "pushing the runtime bundle" not in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in on_device.glob("*.sha256")} == markers

@@ -57,7 +57,14 @@ def argv(server, device, out: Path, artifacts: Path, *args: str) -> list[str]:
 
 def bench(server, device, out: Path, artifacts: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv(server, device, out, artifacts, *args), cwd=ROOT, capture_output=True, text=True,
-                          timeout=1500, env={**os.environ, **server.env})
+                          timeout=1500, env=env(server))
+
+
+def env(server) -> dict:
+    """The adb server's environment sets HOME (its own adb keys): the cache (the runtime bundle) stays the user's."""
+    from android_bench.devices.cache import ENV, cache_home
+
+    return {**os.environ, **server.env, ENV: str(cache_home())}
 
 
 def records(out: Path) -> list[dict]:
@@ -107,7 +114,7 @@ def test_a_push_cut_off_is_redone_not_used(server, artifacts, tmp_path):
         keep = ("--formats", "onnx", "--precisions", "fp32", "--denormals", "keep")
         run = subprocess.Popen(argv(server, device, tmp_path / "killed", artifacts, *keep),
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, **server.env}, start_new_session=True)
+                               env=env(server), start_new_session=True)
         tar = on_device(device) / "base.tar"
         deadline = time.monotonic() + 600
         while not (tar.is_file() and tar.stat().st_size > (1 << 20)) and time.monotonic() < deadline:
