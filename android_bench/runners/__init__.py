@@ -81,6 +81,7 @@ class Runner:
     tool: str | None = None  # binary name in --tools DIR/<abi>/, None for the Python runner
     formats: tuple[str, ...] = ()
     where_to_get: str = ""
+    in_bundle: bool = False  # the runtime bundle (android_bench.runners.bundle) carries this native tool in tools/
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -219,7 +220,7 @@ def bundled(fmt: str, abi: str | None, *, flush: bool = False) -> Runner:
                         "chosen for it; pass --tools with the native tools, or --runner python")
     root = f"{bundle_dir(abi)}/base"
     native = native_runners().get(fmt)
-    if native is not None and native.tool == "et_bench_runner":
+    if native is not None and native.in_bundle:
         return native(None, device_tools=f"{root}/tools", bundle_parts=("base",))
     torch = fmt == "torchscript" or flush
     return registered_runners()[PYTHON_RUNNER](None, f"{root}/bin/python",

@@ -12,6 +12,7 @@ class ExecutorchRunner(Runner):
     name = "executorch-runner"
     tool = "et_bench_runner"
     formats = ("executorch",)
+    in_bundle = True
     where_to_get = ("python -m android_bench.runners.native.build --out DIR builds it for this machine's ABI, and with "
                     "--abi arm64-v8a a self-contained folder for an arm64 phone")
 
