@@ -24,6 +24,21 @@ class ShellResult:
     output: str
 
 
+def free_bytes(device, folder: str) -> int | None:
+    """Free bytes of the filesystem holding `folder` on the device (`df -Pk`, as toybox, busybox and coreutils print
+    it); None when the device does not say."""
+    import logging
+
+    output = device.shell(["df", "-Pk", folder], what="reading its free space").output
+    rows = [line.split() for line in output.splitlines() if line.strip()]
+    try:
+        return int(rows[-1][3]) * 1024
+    except (IndexError, ValueError):
+        logging.getLogger("android_bench").warning("%s: free space unknown (df said %r)", device.serial,
+                                                   output.strip()[-80:])
+        return None
+
+
 def identify(devices: list) -> list[dict]:
     """Each device's facts, and its `id` set, what its results are keyed on: its serial number (and AVD name), the
     same when it reconnects under another adb serial; else, or if two attached devices share it, its adb serial."""

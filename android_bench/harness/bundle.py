@@ -12,7 +12,7 @@ import sys
 
 from models.errors import UserError
 
-from android_bench.devices import DeviceError
+from android_bench.devices import DeviceError, free_bytes
 from android_bench.runners import BUNDLE_ROOT, bundle_dir
 
 log = logging.getLogger("android_bench")
@@ -58,18 +58,6 @@ def _markers(device, root: str) -> dict[str, str]:
     script = "; ".join(f"echo {p}=$(cat {shlex.quote(f'{root}/{p}.sha256')} 2>/dev/null)" for p in PART_ORDER)
     output = device.shell(script, what="reading its bundle").output
     return {m.group(1): m.group(2) for m in re.finditer(r"^(\w+)=([0-9a-f]{64})\s*$", output, re.M)}
-
-
-def free_bytes(device, folder: str) -> int | None:
-    """Free bytes of the filesystem holding `folder` on the device (`df -Pk`, as toybox and busybox print it);
-    None when the device does not say."""
-    output = device.shell(["df", "-Pk", folder], what="reading its free space").output
-    rows = [line.split() for line in output.splitlines() if line.strip()]
-    try:
-        return int(rows[-1][3]) * 1024
-    except (IndexError, ValueError):
-        log.warning("%s: free space unknown (df said %r)", device.serial, output.strip()[-80:])
-        return None
 
 
 def _push_part(device, root: str, part) -> None:

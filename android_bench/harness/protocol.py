@@ -12,8 +12,10 @@ named by `remote_name`, and every command is an argv quoted once.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -21,7 +23,7 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from android_bench.devices import DeviceError
+from android_bench.devices import DeviceError, free_bytes
 from android_bench.measurement.results import ResultLog, job_key
 from android_bench.runners import ParseError, Pushed, RunnerError, Settings, runner_for
 
@@ -185,6 +187,8 @@ def _run_jobs(device, todo: list[Job], artifacts, config: RunConfig, results: Re
         except (RunnerError, ParseError, DeviceError) as exc:
             if stop is not None and stop.is_set():
                 break  # cut short by Ctrl-C: not a failure of the job
+            if isinstance(exc, RunnerError) and _full(device, state["remote"]):  # every later job would fail too
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), state["remote"]) from exc
             record["error"] = str(exc)
             if isinstance(exc, DeviceError):  # said once, by the command's last line
                 results.append(record)
@@ -196,6 +200,12 @@ def _run_jobs(device, todo: list[Job], artifacts, config: RunConfig, results: Re
         if progress:
             progress()
     return measured
+
+
+def _full(device, remote: str) -> bool:
+    """Whether the device's folder is on a full disk (a tool that could not write its log or result fails so)."""
+    free = free_bytes(device, remote)
+    return free is not None and free < (1 << 20)
 
 
 def _remove(device, remote: str) -> None:
