@@ -18,7 +18,7 @@ from tests.loopback_fixtures import ADB_BINARIES, attached, running_adb_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQ = 16
-MODELS = ("squeezebert-tiny", "bert-tiny")
+MODELS = ("bert-tiny",)  # one model keeps the default run short; the ARM tier runs both through the bundle
 FORMATS = ("tflite", "onnx", "executorch", "torchscript")
 PRECISIONS = ("fp32", "int8")
 pytestmark = pytest.mark.timeout(1800)
@@ -94,7 +94,7 @@ def test_every_format_runs_on_a_bare_device_without_tools_and_the_bundle_is_push
         markers = {p.name: p.stat().st_mtime_ns for p in on_device(device).glob("*.sha256")}
         assert sorted(markers) == ["base.sha256", "torch.sha256"] and not list(on_device(device).glob("*.tar"))
         summary = json.loads((tmp_path / "first" / "summary.json").read_text())
-        assert summary["ratios"] and all(r["emulated"] for r in summary["ratios"])  # ro.kernel.qemu=1
+        assert len(summary["latency"]) == 8 and all(r["emulated"] for r in summary["latency"])  # ro.kernel.qemu=1
 
         again = bench(server, device, tmp_path / "second", artifacts, "--formats", "onnx,torchscript",
                       "--precisions", "fp32")
