@@ -14,16 +14,16 @@ from models.errors import UserError
 
 from android_bench.devices import DeviceError, free_bytes
 from android_bench.runners import BUNDLE_ROOT, bundle_dir
+from android_bench.runners.bundle import PARTS  # in push order: base first
 
 log = logging.getLogger("android_bench")
-PART_ORDER = ("base", "torch")
 MARGIN = 64 << 20  # room for the run folder's artifacts and results beside the bundle
 
 
 def parts_needed(runners) -> list[str]:
     """The bundle parts the runners need, in push order (base first)."""
     wanted = {part for runner in runners for part in runner.bundle_parts}
-    return [part for part in PART_ORDER if part in wanted]
+    return [part for part in PARTS if part in wanted]
 
 
 def build(abi: str, parts: list[str]):
@@ -55,7 +55,7 @@ def ensure_on_device(device, built, parts: list[str]) -> list[str]:
 
 def _markers(device, root: str) -> dict[str, str]:
     """{part: content sha256} of the parts completely on the device."""
-    script = "; ".join(f"echo {p}=$(cat {shlex.quote(f'{root}/{p}.sha256')} 2>/dev/null)" for p in PART_ORDER)
+    script = "; ".join(f"echo {p}=$(cat {shlex.quote(f'{root}/{p}.sha256')} 2>/dev/null)" for p in PARTS)
     output = device.shell(script, what="reading its bundle").output
     return {m.group(1): m.group(2) for m in re.finditer(r"^(\w+)=([0-9a-f]{64})\s*$", output, re.M)}
 

@@ -121,8 +121,9 @@ def _prepare(devices, args) -> list[tuple]:
                              abi=facts["abi"], flush=args.denormals == "flush") for fmt in args.formats]
         for runner in chosen:
             runner.preflight(facts["abi"])
-        if bundle.parts_needed(chosen):
-            bundles.append((device, facts["abi"], bundle.parts_needed(chosen)))
+        parts = bundle.parts_needed(chosen)
+        if parts:
+            bundles.append((device, facts["abi"], parts))
     for device, abi, parts in bundles:  # before the exports: a device without room says so at once
         bundle.ensure_on_device(device, bundle.build(abi, parts), parts)
     return bundles
